@@ -1,0 +1,77 @@
+// Node-API entry point: registers the native classes and functions (see ts/native.ts for types).
+#include <napi.h>
+
+#include "binding/addon_data.h"
+#include "binding/js_error.h"
+#include "binding/module_wrap.h"
+#include "binding/tensor_wrap.h"
+#include "runtime.h"
+
+#ifndef STCN_FLAVOUR
+#define STCN_FLAVOUR "cpu"
+#endif
+
+namespace binding {
+namespace {
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw stcn::Error(stcn::ErrorCode::Argument, "setNumThreads(n: number)");
+    stcn::setNumThreads(info[0].As<Napi::Number>().Int32Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), stcn::getNumThreads());
+}
+
+Napi::Value cudaAvailable(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), stcn::cudaAvailable()); });
+}
+
+Napi::Value cudaDeviceCount(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), stcn::cudaDeviceCount()); });
+}
+
+Napi::Value libtorchVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), stcn::libtorchVersion());
+}
+
+Napi::Value buildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("flavour", STCN_FLAVOUR);
+  out.Set("cuda", stcn::builtWithCuda());
+  out.Set("libtorch", stcn::libtorchVersion());
+  out.Set("napiVersion", NAPI_VERSION);
+  return out;
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function tensor = TensorWrap::define(env);
+  data->tensorConstructor = Napi::Persistent(tensor);
+  Napi::Function module = ModuleWrap::define(env);
+  data->moduleConstructor = Napi::Persistent(module);
+
+  exports.Set("Tensor", tensor);
+  exports.Set("Module", module);
+  exports.Set("loadModule", Napi::Function::New(env, ModuleWrap::load, "loadModule"));
+  exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
+  exports.Set("cudaAvailable", Napi::Function::New(env, cudaAvailable, "cudaAvailable"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, cudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("libtorchVersion", Napi::Function::New(env, libtorchVersion, "libtorchVersion"));
+  exports.Set("buildInfo", Napi::Function::New(env, buildInfo, "buildInfo"));
+  return exports;
+}
+
+}  // namespace binding
+
+static Napi::Object initAddon(Napi::Env env, Napi::Object exports) { return binding::init(env, exports); }
+
+NODE_API_MODULE(stcn, initAddon)

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/**
+ * The `stcn` command line. Each command lives in ts/cli/<name>.ts and exports a yargs CommandModule;
+ * add new ones to `commands` below.
+ */
+import yargs, { type CommandModule } from "yargs";
+import { hideBin } from "yargs/helpers";
+import { infoCommand } from "./cli/info.js";
+import { smokeCommand } from "./cli/smoke.js";
+import { reportCliError } from "./cli/common.js";
+
+// Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand];
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName("stcn")
+  .usage("$0 <command> [options]")
+  .strict()
+  .recommendCommands()
+  .demandCommand(1, "name a command (stcn --help lists them)")
+  .help()
+  .version()
+  .fail((message, error, y) => {
+    if (error) reportCliError(error);
+    else {
+      y.showHelp();
+      console.error(`\nstcn: ${message}`);
+    }
+    process.exit(1);
+  });
+cli.command(commands);
+await cli.parseAsync();

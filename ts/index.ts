@@ -1,0 +1,18 @@
+/**
+ * stcn-node: semi-supervised video object segmentation (STCN) on LibTorch, from Node.js.
+ *
+ * Public API. Every native resource (Module, Tensor, ...) has `dispose()` and a finalizer.
+ */
+export { StcnError, isStcnError, type StcnErrorCode } from "./errors.js";
+export { Tensor, type DType, type Device, type TensorData, type TypedArrayOf } from "./tensor.js";
+export { Module, loadModule, type LoadModuleOptions, type Value } from "./module.js";
+export {
+  setNumThreads,
+  getNumThreads,
+  cudaAvailable,
+  cudaDeviceCount,
+  libtorchVersion,
+  runtimeInfo,
+  type RuntimeInfo,
+} from "./runtime.js";
+export { native } from "./native.js";

@@ -1,0 +1,55 @@
+/** Process-wide LibTorch settings and facts. */
+import { native, nativePath } from "./native.js";
+
+/** Sets LibTorch's intra-op thread count (the number of cores is a good value). */
+export function setNumThreads(n: number): void {
+  native().setNumThreads(n);
+}
+
+/** LibTorch's intra-op thread count. */
+export function getNumThreads(): number {
+  return native().getNumThreads();
+}
+
+/** True when a CUDA device can be used. */
+export function cudaAvailable(): boolean {
+  return native().cudaAvailable();
+}
+
+/** Number of CUDA devices (0 without CUDA). */
+export function cudaDeviceCount(): number {
+  return native().cudaDeviceCount();
+}
+
+/** The LibTorch version the addon runs on, e.g. "1.13.0". */
+export function libtorchVersion(): string {
+  return native().libtorchVersion();
+}
+
+/** What `stcn info` prints. */
+export interface RuntimeInfo {
+  libtorch: string;
+  threads: number;
+  cudaAvailable: boolean;
+  cudaDevices: number;
+  addonPath: string;
+  flavour: string;
+  napiVersion: number;
+  node: string;
+}
+
+/** Everything about the native runtime in one object. */
+export function runtimeInfo(): RuntimeInfo {
+  const addon = native();
+  const build = addon.buildInfo();
+  return {
+    libtorch: addon.libtorchVersion(),
+    threads: addon.getNumThreads(),
+    cudaAvailable: addon.cudaAvailable(),
+    cudaDevices: addon.cudaDeviceCount(),
+    addonPath: nativePath(),
+    flavour: build.flavour,
+    napiVersion: build.napiVersion,
+    node: process.version,
+  };
+}
