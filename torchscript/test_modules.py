@@ -4,7 +4,7 @@ Usage: /usr/bin/python3 torchscript/test_modules.py OUT_DIR
 
 Writes:
   values.pt  - methods covering every value kind that crosses the Node boundary
-  slow.pt    - a method that runs for a requested number of milliseconds of real compute
+  slow.pt    - a method that computes for as long as asked (seconds), to test the event loop
   tiny.pt    - a deterministic 2-layer conv net (the smoke run's model) with metadata.json
 """
 import json
@@ -14,6 +14,31 @@ import time
 from typing import Dict, List, Tuple
 
 import torch
+
+
+def _dtype_name(x: torch.Tensor) -> str:
+    # str(x.dtype) is an enum number in TorchScript; name the dtypes the tests use.
+    if x.dtype == torch.float32:
+        return "float32"
+    if x.dtype == torch.float64:
+        return "float64"
+    if x.dtype == torch.float16:
+        return "float16"
+    if x.dtype == torch.bfloat16:
+        return "bfloat16"
+    if x.dtype == torch.uint8:
+        return "uint8"
+    if x.dtype == torch.int8:
+        return "int8"
+    if x.dtype == torch.int16:
+        return "int16"
+    if x.dtype == torch.int32:
+        return "int32"
+    if x.dtype == torch.int64:
+        return "int64"
+    if x.dtype == torch.bool:
+        return "bool"
+    return "other"
 
 
 class Values(torch.nn.Module):
@@ -61,7 +86,7 @@ class Values(torch.nn.Module):
 
     @torch.jit.export
     def pair(self, x: torch.Tensor) -> Tuple[torch.Tensor, int, str]:
-        return x + 1, x.dim(), str(x.dtype)
+        return x + 1, x.dim(), _dtype_name(x)
 
     @torch.jit.export
     def tuple_in(self, t: Tuple[int, float, str]) -> str:
@@ -96,7 +121,7 @@ class Values(torch.nn.Module):
 
     @torch.jit.export
     def dtype_of(self, x: torch.Tensor) -> str:
-        return str(x.dtype)
+        return _dtype_name(x)
 
     @torch.jit.export
     def matmul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -105,11 +130,12 @@ class Values(torch.nn.Module):
 
 class Slow(torch.nn.Module):
     @torch.jit.export
-    def spin(self, ms: int) -> int:
-        # Real compute until `ms` milliseconds have passed (holds a worker thread, not the event loop).
+    def spin(self, units: int) -> int:
+        # `units` x 40 small matmuls of real compute (roughly a millisecond per unit on one fast core):
+        # holds a worker thread for seconds, never the event loop.
         x = torch.ones(64, 64)
         steps = 0
-        n = ms * 40
+        n = units * 40
         for _ in range(n):
             x = torch.tanh(x @ x * 0.01)
             steps += 1

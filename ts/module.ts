@@ -25,6 +25,7 @@ const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol
 function toNative(value: Value): unknown {
   if (value instanceof Tensor) return value.native;
   if (Array.isArray(value)) return value.map(toNative);
+  if (ArrayBuffer.isView(value)) return value; // refused natively with a hint to use Tensor.fromTypedArray
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = toNative(v as Value);

@@ -1,0 +1,32 @@
+/** Shared test helpers: temp dirs, the Python used for exports, the shared data folder. */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** Real frames, masks and reference outputs (read-only, never copied into the repo). */
+export const dataRoot = resolve(repoRoot, "..", "shared", "data");
+/** The interpreter with torch (Debian's python3-torch). */
+export const python = process.env.STCN_PYTHON ?? "/usr/bin/python3";
+
+export function tempDir(prefix = "stcn-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Runs a Python script of torchscript/ with arguments; returns stdout. */
+export function runPython(script: string, args: string[], options: { timeout?: number } = {}): string {
+  return execFileSync(python, [join(repoRoot, "torchscript", script), ...args], {
+    encoding: "utf8",
+    timeout: options.timeout ?? 600_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** Exports torchscript/test_modules.py's modules (values.pt, slow.pt, tiny.pt) into a new temp dir. */
+export function exportTestModules(): string {
+  const dir = tempDir("stcn-modules-");
+  runPython("test_modules.py", [dir]);
+  return dir;
+}
