@@ -128,7 +128,7 @@ Napi::Value ModuleWrap::run(const Napi::CallbackInfo& info) {
   std::vector<c10::IValue> inputs;
   try {
     if (!module) throw Error(ErrorCode::Disposed, "method \"" + method + "\": module was disposed");
-    const std::vector<c10::Argument> arguments = module->arguments(method);
+    const std::vector<c10::Argument>& arguments = module->arguments(method);
     Napi::Array args = info[1].As<Napi::Array>();
     size_t required = 0;
     for (const auto& argument : arguments) {

@@ -36,6 +36,11 @@ std::shared_ptr<ScriptModule> ScriptModule::load(const std::string& path, const 
   self->module_.eval();
 
   for (const auto& method : self->module_.get_methods()) self->methodNames_.push_back(method.name());
+  for (const auto& method : self->module_.get_methods()) {
+    const auto& all = method.function().getSchema().arguments();
+    self->arguments_[method.name()] = all.empty() ? std::vector<c10::Argument>()
+                                                  : std::vector<c10::Argument>(all.begin() + 1, all.end());  // drop self
+  }
 
   if (options.optimization != Optimization::None) {
     std::vector<std::string> others;
@@ -73,11 +78,10 @@ torch::jit::Method ScriptModule::methodOrThrow(const std::string& method) const 
   return *found;
 }
 
-std::vector<c10::Argument> ScriptModule::arguments(const std::string& method) const {
-  const auto& schema = methodOrThrow(method).function().getSchema();
-  const auto& all = schema.arguments();
-  if (all.empty()) return {};
-  return std::vector<c10::Argument>(all.begin() + 1, all.end());  // drop self
+const std::vector<c10::Argument>& ScriptModule::arguments(const std::string& method) const {
+  auto found = arguments_.find(method);
+  if (found == arguments_.end()) methodOrThrow(method);  // throws ERR_STCN_UNKNOWN_METHOD
+  return found->second;
 }
 
 std::string ScriptModule::signature(const std::string& method) const {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace stcn {
@@ -36,7 +37,8 @@ class ScriptModule {
   Optimization appliedOptimization() const { return applied_; }
 
   // The declared arguments of `method` without `self` (ERR_STCN_UNKNOWN_METHOD if absent).
-  std::vector<c10::Argument> arguments(const std::string& method) const;
+  // Cached at load time: argument conversion consults it on every run.
+  const std::vector<c10::Argument>& arguments(const std::string& method) const;
   // "encode_key(Tensor frame) -> (Tensor, Tensor)" for messages and documentation.
   std::string signature(const std::string& method) const;
 
@@ -50,6 +52,7 @@ class ScriptModule {
 
   mutable torch::jit::Module module_;
   std::vector<std::string> methodNames_;
+  std::unordered_map<std::string, std::vector<c10::Argument>> arguments_;
   c10::Device device_ = c10::Device(c10::kCPU);
   std::string path_;
   std::optional<std::string> metadata_;
