@@ -1,0 +1,245 @@
+/**
+ * LOST first-frame annotation: the salient object of an image without any label (Siméoni et al.
+ * 2021) from the keys of DINO's last block, optionally refined by a fully connected CRF (the
+ * study's "LOST + CRF" first-frame masks, FACTS 3.5 / 5.4).
+ *
+ * Split: the DINO module exported by torchscript/export_dino.py does the network and the one matrix
+ * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
+ * (./lost-graph.ts) on the copied-out Gram matrix.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { extname, join } from "node:path";
+import { StcnError } from "../errors.js";
+import { readRgb, type RgbImage } from "../io/image.js";
+import { writeLabelPng } from "../io/png.js";
+import { loadModule, Module } from "../module.js";
+import { Tensor } from "../tensor.js";
+import { lostGraph, upsampleNearest, type LostObject } from "./lost-graph.js";
+
+export { lostGraph, upsampleNearest, type LostGeometry, type LostGraphOptions, type LostGraphResult, type LostObject } from "./lost-graph.js";
+
+/** Which last-block features LOST compares: keys (the published default), queries or values. */
+export type LostFeature = "k" | "q" | "v";
+
+/** Options of {@link lost}. */
+export interface LostOptions {
+  /** Last-block features: "k" (default), "q" or "v". */
+  feature?: LostFeature;
+  /** Candidate patches (LOST's k). Default 100. */
+  kPatches?: number;
+  /** Objects to find (default 1, the published LOST). See {@link LostGraphOptions.objects}. */
+  objects?: number;
+}
+
+/** What {@link lost} returns. */
+export interface LostResult {
+  /** Unpadded image size. */
+  width: number;
+  height: number;
+  /** Patch grid (of the image padded at the bottom/right to a multiple of the patch size). */
+  rows: number;
+  cols: number;
+  patchSize: number;
+  /** Found objects (ids 1..n), with seed, candidates, patch mask and box. */
+  objects: LostObject[];
+  /** Patch labels (rows × cols). */
+  grid: Uint8Array;
+  /** Pixel labels (height × width): the grid upsampled nearest (half-pixel centres) to the unpadded size. */
+  labels: Uint8Array;
+  /** Milliseconds: DINO + Gram (native, off the main thread) and the graph steps (TypeScript). */
+  timings: { featuresMs: number; graphMs: number };
+}
+
+/** A DINO export's metadata (torchscript/export_dino.py). */
+interface DinoMetadata {
+  model: "dino";
+  arch: string;
+  patch_size: number;
+}
+
+function dinoMetadata(model: Module): DinoMetadata {
+  const meta = model.metadata;
+  if (!meta || meta.model !== "dino" || typeof meta.patch_size !== "number") {
+    throw new StcnError(
+      "ERR_STCN_ARGUMENT",
+      `${model.path} is not a DINO export (metadata.model = ${JSON.stringify(meta?.model ?? null)}); ` +
+        "create one with torchscript/export_dino.py --arch vit_small|vit_base --checkpoint FILE --out dino.pt",
+    );
+  }
+  if (!model.methods.includes("lost_gram")) {
+    throw new StcnError("ERR_STCN_ARGUMENT", `${model.path} has no lost_gram method; re-export it with torchscript/export_dino.py`);
+  }
+  return meta as unknown as DinoMetadata;
+}
+
+function checkImage(image: RgbImage): void {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || data.length !== width * height * 3) {
+    throw new StcnError("ERR_STCN_ARGUMENT", `image must be packed RGB (width*height*3 bytes); got ${data.length} bytes for ${width}x${height}`);
+  }
+}
+
+async function withModel<T>(model: Module | string, device: string | undefined, body: (m: Module) => Promise<T>): Promise<T> {
+  if (model instanceof Module) return body(model);
+  const loaded = await loadModule(model, { device: device ?? "cpu" });
+  try {
+    return await body(loaded);
+  } finally {
+    loaded.dispose();
+  }
+}
+
+async function withImage(image: RgbImage | string): Promise<RgbImage> {
+  return typeof image === "string" ? readRgb(image) : image;
+}
+
+/**
+ * LOST on one RGB image: DINO's last-block features → Gram matrix (native) → degree, seed, k
+ * candidates, expansion, 4-connected component, box (TypeScript) → mask at the unpadded size.
+ *
+ * `model` is a loaded DINO export (`loadModule("dino.pt")`) or its path (loaded on `device` and
+ * disposed afterwards); `image` is packed RGB or an image file. Rejects with ERR_STCN_ARGUMENT
+ * (wrong model/option/image), ERR_STCN_INPUT (unreadable file) or ERR_STCN_RUN (LibTorch).
+ */
+export async function lost(model: Module | string, image: RgbImage | string, options: LostOptions & { device?: string } = {}): Promise<LostResult> {
+  const feature = options.feature ?? "k";
+  if (feature !== "k" && feature !== "q" && feature !== "v") {
+    throw new StcnError("ERR_STCN_ARGUMENT", `feature must be "k", "q" or "v", got ${JSON.stringify(feature)}`);
+  }
+  const rgb = await withImage(image);
+  checkImage(rgb);
+  return withModel(model, options.device, async (m) => {
+    const meta = dinoMetadata(m);
+    const input = Tensor.fromTypedArray(rgb.data, [rgb.height, rgb.width, 3]);
+    const t0 = performance.now();
+    let gram: Float32Array;
+    let rows: number;
+    let cols: number;
+    try {
+      const out = (await m.run("lost_gram", input, feature)) as [Tensor, number, number];
+      const [a, r, c] = out;
+      try {
+        gram = a.toTypedArray() as Float32Array;
+      } finally {
+        a.dispose();
+      }
+      rows = r;
+      cols = c;
+    } finally {
+      input.dispose();
+    }
+    const t1 = performance.now();
+    const patchSize = meta.patch_size;
+    const graph = lostGraph(gram, { rows, cols, width: rgb.width, height: rgb.height, patchSize }, options);
+    const labels = upsampleNearest(graph.grid, rows, cols, rgb.height, rgb.width);
+    const t2 = performance.now();
+    return {
+      width: rgb.width,
+      height: rgb.height,
+      rows,
+      cols,
+      patchSize,
+      objects: graph.objects,
+      grid: graph.grid,
+      labels,
+      timings: { featuresMs: t1 - t0, graphMs: t2 - t1 },
+    };
+  });
+}
+
+/** First image of a folder (first file in code-unit sorted order, like Python's sorted()), or the file itself. */
+export async function firstFrame(frames: string): Promise<string> {
+  let info;
+  try {
+    info = await stat(frames);
+  } catch (error) {
+    throw new StcnError("ERR_STCN_INPUT", `--frames ${frames}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!info.isDirectory()) return frames;
+  const images = (await readdir(frames))
+    .filter((f) => !f.startsWith(".") && IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (images.length === 0) {
+    throw new StcnError("ERR_STCN_INPUT", `--frames ${frames} holds no image (${[...IMAGE_EXTENSIONS].join(", ")})`);
+  }
+  return join(frames, images[0] as string);
+}
+
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"]);
+
+/** Arguments of `stcn annotate --method lost|lost-crf` (see {@link lostAnnotateOptions}). */
+export interface LostAnnotateArgs {
+  method: "lost" | "lost-crf";
+  /** DINO TorchScript export (torchscript/export_dino.py). */
+  model: string;
+  /** A folder of frames (the first in sorted order is used) or one image. */
+  frames: string;
+  /** Output palette PNG (DAVIS palette), object ids 1..objects. */
+  out: string;
+  device?: string;
+  objects?: number;
+  feature?: LostFeature;
+  kPatches?: number;
+  /** Print a JSON summary instead of a line. */
+  json?: boolean;
+}
+
+/**
+ * yargs option descriptions for `stcn annotate` with `--method lost|lost-crf` (spread into
+ * `.options(...)`; `method`, `model`, `frames`, `out` and `device` are shared with other methods and
+ * may be declared by the dispatcher instead).
+ */
+export const lostAnnotateOptions = {
+  method: { type: "string", choices: ["lost", "lost-crf"], describe: "annotation method" },
+  model: { type: "string", describe: "DINO TorchScript export (torchscript/export_dino.py)" },
+  frames: { type: "string", describe: "frames folder (first image in sorted order) or one image" },
+  out: { type: "string", describe: "output palette PNG (DAVIS palette)" },
+  device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
+  objects: { type: "number", default: 1, describe: "objects to find (LOST repeated on the remaining patches); 1 = the published LOST" },
+  feature: { type: "string", choices: ["k", "q", "v"], default: "k", describe: "last-block DINO features compared by LOST" },
+  "k-patches": { type: "number", default: 100, describe: "LOST candidate patches (lowest degree)" },
+  json: { type: "boolean", default: false, describe: "print a JSON summary" },
+} as const;
+
+/**
+ * `stcn annotate --method lost|lost-crf`: LOST (optionally + dense CRF) on the first frame, written
+ * atomically as a DAVIS-palette PNG with object ids 1..objects; prints a one-line summary.
+ */
+export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
+  if (args.method !== "lost" && args.method !== "lost-crf") {
+    throw new StcnError("ERR_STCN_ARGUMENT", `--method must be lost or lost-crf here, got ${JSON.stringify(args.method)}`);
+  }
+  for (const key of ["model", "frames", "out"] as const) {
+    if (typeof args[key] !== "string" || args[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `--${key} is required for --method ${args.method}`);
+  }
+  if (args.method === "lost-crf") {
+    throw new StcnError("ERR_STCN_ARGUMENT", "--method lost-crf needs the dense CRF, which this build does not have yet");
+  }
+  const framePath = await firstFrame(args.frames);
+  const image = await readRgb(framePath);
+  const result = await lost(args.model, image, {
+    device: args.device,
+    objects: args.objects,
+    feature: args.feature,
+    kPatches: args.kPatches,
+  });
+  await writeLabelPng(args.out, result.labels, result.width, result.height);
+  const summary = {
+    method: args.method,
+    frame: framePath,
+    out: args.out,
+    width: result.width,
+    height: result.height,
+    grid: [result.rows, result.cols],
+    objects: result.objects.map((o) => ({ id: o.id, seed: [o.seedRow, o.seedCol], patches: o.area, box: o.box })),
+    timings: result.timings,
+  };
+  if (args.json) console.log(JSON.stringify(summary));
+  else {
+    const parts = summary.objects.map((o) => `object ${o.id}: seed (${o.seed.join(",")}), ${o.patches} patches, box [${o.box.join(",")}]`);
+    console.log(
+      `${args.method}: ${framePath} -> ${args.out} (${result.width}x${result.height}, grid ${result.rows}x${result.cols}); ${parts.join("; ")}; ` +
+        `DINO+Gram ${result.timings.featuresMs.toFixed(0)} ms, graph ${result.timings.graphMs.toFixed(0)} ms`,
+    );
+  }
+}
