@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { CommandModule } from "yargs";
+import { packageRoot } from "../native.js";
 import { runtimeInfo } from "../runtime.js";
 
 interface InfoArgs {
@@ -16,7 +19,8 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
       console.log(JSON.stringify(info, null, 2));
       return;
     }
-    console.log(`stcn-node      ${process.env.npm_package_version ?? ""}`.trimEnd());
+    const { version } = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string };
+    console.log(`stcn-node      ${version}`);
     console.log(`LibTorch       ${info.libtorch}`);
     console.log(`threads        ${info.threads}`);
     console.log(`CUDA           ${info.cudaAvailable ? `available (${info.cudaDevices} device(s))` : "unavailable"}`);
