@@ -50,6 +50,8 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void registerDetection(Napi::Env env, Napi::Object exports);
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -67,6 +69,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceCount", Napi::Function::New(env, cudaDeviceCount, "cudaDeviceCount"));
   exports.Set("libtorchVersion", Napi::Function::New(env, libtorchVersion, "libtorchVersion"));
   exports.Set("buildInfo", Napi::Function::New(env, buildInfo, "buildInfo"));
+  registerDetection(env, exports);
   return exports;
 }
 

@@ -65,6 +65,8 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   libtorchVersion(): string;
   buildInfo(): NativeBuildInfo;
+  /** Who provides torchvision::nms / torchvision::roi_align in this process ("stcn" = this addon). */
+  detectionOps(): { nms: "stcn" | "process"; roiAlign: "stcn" | "process"; cudaKernels: boolean };
 }
 
 /** Root of the installed package (the folder holding package.json). */
