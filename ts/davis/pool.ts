@@ -1,0 +1,103 @@
+/**
+ * A small worker-thread pool for the evaluator. Tasks run in submission order; `runAll` stops
+ * handing out work at the first failure and, once the running tasks are back, throws the failure of
+ * the earliest task, so the reported error does not depend on thread timing.
+ */
+import { Worker } from "node:worker_threads";
+import { StcnError } from "../errors.js";
+import { deserializeError, runTask, type SerializedError, type Task, type TaskResult } from "./tasks.js";
+
+interface Response {
+  id: number;
+  result?: TaskResult;
+  error?: SerializedError;
+}
+
+/** Runs tasks on `size` worker threads, or inline on the calling thread when `size` is 0. */
+export class TaskPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (r: TaskResult) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(readonly size: number) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL("./worker.js", import.meta.url));
+      worker.on("message", (message: Response) => this.onMessage(worker, message));
+      worker.on("error", (error) => this.failAll(new StcnError("ERR_STCN_INTERNAL", `evaluator worker failed: ${error.message}`)));
+      worker.on("exit", (code) => {
+        if (!this.closed) this.failAll(new StcnError("ERR_STCN_INTERNAL", `evaluator worker exited with code ${code}`));
+      });
+      this.workers.push(worker);
+      this.idle.push(worker);
+    }
+  }
+
+  private readonly busy = new Map<Worker, number>();
+  private waiting: Array<() => void> = [];
+
+  private onMessage(worker: Worker, message: Response): void {
+    const entry = this.pending.get(message.id);
+    this.pending.delete(message.id);
+    this.busy.delete(worker);
+    this.idle.push(worker);
+    const next = this.waiting.shift();
+    if (next) next();
+    if (!entry) return;
+    if (message.error) entry.reject(deserializeError(message.error));
+    else entry.resolve(message.result as TaskResult);
+  }
+
+  private failAll(error: Error): void {
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+  }
+
+  /** Runs one task on the next free worker. */
+  async run(task: Task): Promise<TaskResult> {
+    if (this.size === 0) return runTask(task);
+    while (this.idle.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    const worker = this.idle.pop() as Worker;
+    const id = this.nextId++;
+    this.busy.set(worker, id);
+    return new Promise<TaskResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, task });
+    });
+  }
+
+  /**
+   * Runs `tasks` (at most `size` at a time, in order), calling `onResult` as each finishes. On failure,
+   * stops starting new tasks and throws the error of the earliest failed task.
+   */
+  async runAll<T extends Task>(tasks: readonly T[], onResult: (task: T, result: TaskResult, index: number) => void): Promise<void> {
+    const lanes = Math.max(1, this.size);
+    let next = 0;
+    let failed = false;
+    const failures: Array<{ index: number; error: unknown }> = [];
+    const lane = async (): Promise<void> => {
+      while (!failed && next < tasks.length) {
+        const index = next++;
+        const task = tasks[index] as T;
+        try {
+          onResult(task, await this.run(task), index);
+        } catch (error) {
+          failed = true;
+          failures.push({ index, error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(lanes, tasks.length) }, lane));
+    if (failures.length) {
+      failures.sort((a, b) => a.index - b.index);
+      throw (failures[0] as { error: unknown }).error;
+    }
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

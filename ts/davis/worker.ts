@@ -1,0 +1,24 @@
+/**
+ * Worker-thread entry of the DAVIS evaluator (loaded from dist/davis/worker.js by pool.ts): runs
+ * tasks one at a time, PNG decoding included, and posts plain results back (buffers transferred).
+ */
+import { parentPort } from "node:worker_threads";
+import { runTask, serializeError, type Task } from "./tasks.js";
+
+interface Request {
+  id: number;
+  task: Task;
+}
+
+const port = parentPort;
+if (!port) throw new Error("davis/worker.js must run as a worker thread");
+
+port.on("message", (request: Request) => {
+  runTask(request.task).then(
+    (result) => {
+      const transfer = "j" in result ? [result.j.buffer, result.f.buffer] : [];
+      port.postMessage({ id: request.id, result }, transfer as ArrayBuffer[]);
+    },
+    (error: unknown) => port.postMessage({ id: request.id, error: serializeError(error) }),
+  );
+});
