@@ -16,3 +16,20 @@ export {
   type RuntimeInfo,
 } from "./runtime.js";
 export { native } from "./native.js";
+export {
+  denseCrf,
+  refineMaskWithCrf,
+  unaryFromLabels,
+  unaryFromProbabilities,
+  unaryFromEnergy,
+  permutohedralFilter,
+  STUDY_CRF,
+  type DenseCrfOptions,
+  type DenseCrfResult,
+  type DenseCrfTiming,
+  type CrfUnary,
+  type CrfNormalization,
+  type GaussianKernelOptions,
+  type BilateralKernelOptions,
+  type PermutohedralFilterOptions,
+} from "./crf.js";

@@ -65,6 +65,25 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   libtorchVersion(): string;
   buildInfo(): NativeBuildInfo;
+  /** Dense CRF (binding/crf.cc); typed wrapper in crf.ts. */
+  denseCrf(options: Record<string, unknown>): Promise<{
+    q: Float32Array;
+    argmax: Int32Array;
+    latticePoints: number[];
+    unaryMs: number;
+    setupMs: number;
+    inferenceMs: number;
+    totalMs: number;
+  }>;
+  /** Raw permutohedral-lattice filter (binding/crf.cc); typed wrapper in crf.ts. */
+  permutohedralFilter(
+    features: Float32Array,
+    d: number,
+    values: Float32Array,
+    valueSize: number,
+    reverse: boolean,
+    threads: number,
+  ): Promise<{ values: Float32Array; latticePoints: number }>;
   /** Who provides torchvision::nms / torchvision::roi_align in this process ("stcn" = this addon). */
   detectionOps(): { nms: "stcn" | "process"; roiAlign: "stcn" | "process"; cudaKernels: boolean };
 }
