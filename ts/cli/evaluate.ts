@@ -1,0 +1,75 @@
+import type { CommandModule } from "yargs";
+import { StcnError } from "../errors.js";
+import { evaluateDavis, formatDavisTables } from "../davis/evaluate.js";
+import type { DavisResolution } from "../davis/reader.js";
+
+interface EvaluateArgs {
+  davis: string;
+  results: string;
+  set: string;
+  task: string;
+  sequences?: string;
+  out?: string;
+  resolution: string;
+  workers?: number;
+  quiet: boolean;
+}
+
+/**
+ * `stcn evaluate`: DAVIS 2017 semi-supervised evaluation with the official toolkit's numbers; prints
+ * the global and per-object tables and writes the two CSVs (atomically, never reusing old ones).
+ */
+export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
+  command: "evaluate",
+  describe: "DAVIS 2017 J&F of a results folder (official toolkit numbers and CSVs)",
+  builder: (y) =>
+    y
+      .option("davis", { type: "string", demandOption: true, describe: "DAVIS root (JPEGImages/, Annotations/, ImageSets/)" })
+      .option("results", { type: "string", demandOption: true, describe: "results folder: <results>/<sequence>/<frame>.png" })
+      .option("set", { type: "string", default: "val", describe: "ImageSets/2017/<set>.txt to evaluate" })
+      .option("task", {
+        type: "string",
+        default: "semi-supervised",
+        choices: ["semi-supervised"],
+        describe: "evaluation task (only semi-supervised is implemented)",
+      })
+      .option("sequences", { type: "string", describe: "comma-separated subset of the set's sequences" })
+      .option("out", { type: "string", describe: "folder for the CSVs (default: the results folder, as the official tool)" })
+      .option("resolution", { type: "string", default: "480p", choices: ["480p", "Full-Resolution"], describe: "annotation resolution folder" })
+      .option("workers", { type: "number", describe: "worker threads (default: available cores; 0 = main thread only)" })
+      .option("quiet", { type: "boolean", default: false, describe: "print only the global table" }),
+  handler: async (args) => {
+    let sequences: string[] | undefined;
+    if (args.sequences !== undefined) {
+      sequences = String(args.sequences)
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (sequences.length === 0) throw new StcnError("ERR_STCN_ARGUMENT", "--sequences names no sequence");
+    }
+    if (args.workers !== undefined && !Number.isInteger(args.workers)) {
+      throw new StcnError("ERR_STCN_ARGUMENT", `--workers must be an integer, got ${String(args.workers)}`);
+    }
+    const evaluation = await evaluateDavis({
+      davisRoot: args.davis,
+      resultsPath: args.results,
+      set: args.set,
+      task: "semi-supervised",
+      sequences,
+      resolution: args.resolution as DavisResolution,
+      out: args.out,
+      workers: args.workers,
+    });
+    const tables = formatDavisTables(evaluation);
+    console.log(args.quiet ? (tables.split("\n\n")[0] as string) : tables);
+    if (evaluation.files) {
+      console.log(`Global results saved in ${evaluation.files.global}`);
+      console.log(`Per-sequence results saved in ${evaluation.files.perSequence}`);
+    }
+    const frames = evaluation.sequences.reduce((n, s) => n + s.frameIds.length, 0);
+    console.log(
+      `Evaluated ${evaluation.sequences.length} sequence(s), ${evaluation.objects.length} object(s), ${frames} frame(s) in ` +
+        `${evaluation.seconds.toFixed(2)} s (${evaluation.workers} worker thread(s))`,
+    );
+  },
+};
