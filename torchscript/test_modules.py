@@ -131,13 +131,13 @@ class Values(torch.nn.Module):
 class Slow(torch.nn.Module):
     @torch.jit.export
     def spin(self, units: int) -> int:
-        # `units` x 40 small matmuls of real compute (roughly a millisecond per unit on one fast core):
+        # `units` x 100 small element-wise steps of real compute on one thread (no intra-op
+        # parallelism, so the duration does not collapse when the machine is oversubscribed):
         # holds a worker thread for seconds, never the event loop.
-        x = torch.ones(64, 64)
+        x = torch.ones(256)
         steps = 0
-        n = units * 40
-        for _ in range(n):
-            x = torch.tanh(x @ x * 0.01)
+        for _ in range(units * 100):
+            x = torch.sin(x) * 0.5 + 0.1
             steps += 1
         return steps
 
