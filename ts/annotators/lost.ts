@@ -29,6 +29,8 @@ export interface LostOptions {
   kPatches?: number;
   /** Objects to find (default 1, the published LOST). See {@link LostGraphOptions.objects}. */
   objects?: number;
+  /** Keep the Gram matrix A (N × N float32) in the result (for analysis; 10.5 MB for 480×854). */
+  keepGram?: boolean;
 }
 
 /** What {@link lost} returns. */
@@ -46,6 +48,8 @@ export interface LostResult {
   grid: Uint8Array;
   /** Pixel labels (height × width): the grid upsampled nearest (half-pixel centres) to the unpadded size. */
   labels: Uint8Array;
+  /** A = F Fᵀ (row-major N × N) when `keepGram` was set. */
+  gram?: Float32Array;
   /** Milliseconds: DINO + Gram (native, off the main thread) and the graph steps (TypeScript). */
   timings: { featuresMs: number; graphMs: number };
 }
@@ -106,6 +110,12 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
   if (feature !== "k" && feature !== "q" && feature !== "v") {
     throw new StcnError("ERR_STCN_ARGUMENT", `feature must be "k", "q" or "v", got ${JSON.stringify(feature)}`);
   }
+  const kPatches = options.kPatches ?? 100;
+  const objects = options.objects ?? 1;
+  if (!Number.isInteger(kPatches) || kPatches < 1) throw new StcnError("ERR_STCN_ARGUMENT", `kPatches must be a positive integer, got ${kPatches}`);
+  if (!Number.isInteger(objects) || objects < 1 || objects > 255) {
+    throw new StcnError("ERR_STCN_ARGUMENT", `objects must be an integer in [1, 255], got ${objects}`);
+  }
   const rgb = await withImage(image);
   checkImage(rgb);
   return withModel(model, options.device, async (m) => {
@@ -130,7 +140,7 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
     }
     const t1 = performance.now();
     const patchSize = meta.patch_size;
-    const graph = lostGraph(gram, { rows, cols, width: rgb.width, height: rgb.height, patchSize }, options);
+    const graph = lostGraph(gram, { rows, cols, width: rgb.width, height: rgb.height, patchSize }, { kPatches, objects });
     const labels = upsampleNearest(graph.grid, rows, cols, rgb.height, rgb.width);
     const t2 = performance.now();
     return {
@@ -142,6 +152,7 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
       objects: graph.objects,
       grid: graph.grid,
       labels,
+      ...(options.keepGram ? { gram } : {}),
       timings: { featuresMs: t1 - t0, graphMs: t2 - t1 },
     };
   });
