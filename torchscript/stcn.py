@@ -130,9 +130,11 @@ class ChannelGate(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Official: avg_pool2d / max_pool2d with kernel = (H, W), then the MLP; summed (avg first).
-        avg = self.mlp(torch.mean(x, dim=(2, 3), keepdim=True))
-        mx = self.mlp(torch.amax(x, dim=(2, 3), keepdim=True))
+        # As the official code: avg_pool2d / max_pool2d with kernel = stride = (H, W) (same float
+        # summation order as the official pooling), each through the MLP, summed (avg first).
+        hw: List[int] = [x.size(2), x.size(3)]
+        avg = self.mlp(F.avg_pool2d(x, hw, stride=hw))
+        mx = self.mlp(F.max_pool2d(x, hw, stride=hw))
         scale = torch.sigmoid(avg + mx).unsqueeze(2).unsqueeze(3)
         return x * scale
 
@@ -154,7 +156,8 @@ class SpatialGate(nn.Module):
         self.spatial = SpatialConv()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([torch.amax(x, dim=1, keepdim=True), torch.mean(x, dim=1, keepdim=True)], dim=1)
+        # ChannelPool: cat(max over C, mean over C)
+        pooled = torch.cat([torch.max(x, 1)[0].unsqueeze(1), torch.mean(x, 1).unsqueeze(1)], dim=1)
         return x * torch.sigmoid(self.spatial(pooled))
 
 

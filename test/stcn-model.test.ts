@@ -1,0 +1,328 @@
+/**
+ * STCN model + exporter (torchscript/stcn.py, torchscript/export_stcn.py):
+ * - a state_dict with the full official key set (405 entries, official names and shapes, random
+ *   values) loads strictly and exports; wrong ones are refused naming the offending keys;
+ * - the stage-0 (4-channel value_encoder.conv1) and `module.`-prefixed variants load;
+ * - the exported archive's methods run through the addon and equal the eager PyTorch model.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModule, Tensor, type Module } from "../dist/index.js";
+import { python, repoRoot, runPython, tempDir } from "./helpers.js";
+
+const torchscriptDir = join(repoRoot, "torchscript");
+
+/** Runs a Python snippet with torchscript/ on sys.path; returns stdout. */
+function py(code: string, args: string[] = []): string {
+  const prelude = `import sys; sys.path.insert(0, ${JSON.stringify(torchscriptDir)})\n`;
+  return execFileSync(python, ["-c", prelude + code, ...args], {
+    encoding: "utf8",
+    timeout: 300_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** Runs export_stcn.py and returns its exit status and output (no throw on failure). */
+function exporter(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(python, [join(torchscriptDir, "export_stcn.py"), ...args], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+
+beforeAll(() => {
+  dir = tempDir("stcn-model-");
+  // One seeded random export: the archive and an official-format state_dict with the same weights.
+  runPython("export_stcn.py", [
+    "--random-init",
+    "--seed",
+    "7",
+    "--out",
+    join(dir, "random.pt"),
+    "--state-dict-out",
+    join(dir, "official.pth"),
+  ]);
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("official checkpoint layout", () => {
+  it("has the 405 official keys with the official shapes and bias placement", () => {
+    const info = JSON.parse(
+      py(
+        `import json, torch
+sd = torch.load(sys.argv[1], map_location="cpu")
+learn = sum(v.numel() for k, v in sd.items() if not (k.endswith("running_mean") or k.endswith("running_var") or k.endswith("num_batches_tracked")))
+ke_bias = [k for k in sd if k.startswith("key_encoder.") and "conv" in k and k.endswith(".bias")]
+print(json.dumps({"n": len(sd), "learn": learn, "ke_bias": ke_bias,
+  "shapes": {k: list(v.shape) for k, v in sd.items()}}))`,
+        [join(dir, "official.pth")],
+      ),
+    ) as { n: number; learn: number; ke_bias: string[]; shapes: Record<string, number[]> };
+    expect(info.n).toBe(405);
+    expect(info.learn).toBeGreaterThan(54.3e6);
+    expect(info.learn).toBeLessThan(54.5e6);
+    expect(info.ke_bias).toEqual([]); // torchvision ResNet-50: no conv biases
+    const s = info.shapes;
+    expect(s["key_encoder.conv1.weight"]).toEqual([64, 3, 7, 7]);
+    expect(s["key_encoder.res2.0.downsample.0.weight"]).toEqual([256, 64, 1, 1]);
+    expect(s["key_encoder.layer3.5.conv3.weight"]).toEqual([1024, 256, 1, 1]);
+    expect(s["key_encoder.layer2.0.conv2.weight"]).toEqual([128, 128, 3, 3]);
+    expect(s["value_encoder.conv1.weight"]).toEqual([64, 5, 7, 7]);
+    expect(s["value_encoder.conv1.bias"]).toEqual([64]);
+    expect(s["value_encoder.layer3.0.downsample.0.bias"]).toEqual([256]);
+    expect(s["value_encoder.layer1.0.downsample.0.weight"]).toBeUndefined();
+    expect(s["value_encoder.fuser.block1.downsample.weight"]).toEqual([512, 1280, 3, 3]);
+    expect(s["value_encoder.fuser.block2.downsample.weight"]).toBeUndefined();
+    expect(s["value_encoder.fuser.attention.ChannelGate.mlp.1.weight"]).toEqual([32, 512]);
+    expect(s["value_encoder.fuser.attention.ChannelGate.mlp.3.weight"]).toEqual([512, 32]);
+    expect(s["value_encoder.fuser.attention.SpatialGate.spatial.conv.weight"]).toEqual([1, 2, 7, 7]);
+    expect(s["value_encoder.fuser.attention.SpatialGate.spatial.conv.bias"]).toEqual([1]);
+    expect(s["key_proj.key_proj.weight"]).toEqual([64, 1024, 3, 3]);
+    expect(s["key_comp.weight"]).toEqual([512, 1024, 3, 3]);
+    expect(s["decoder.compress.downsample.weight"]).toEqual([512, 1024, 3, 3]);
+    expect(s["decoder.up_16_8.out_conv.downsample.weight"]).toEqual([256, 512, 3, 3]);
+    expect(s["decoder.up_8_4.out_conv.downsample.weight"]).toBeUndefined();
+    expect(s["decoder.pred.weight"]).toEqual([1, 256, 3, 3]);
+    expect(s["decoder.pred.bias"]).toEqual([1]);
+  });
+
+  it("an official-format state_dict loads strictly and exports the same weights with metadata", async () => {
+    const out = join(dir, "from-sd.pt");
+    const r = exporter(["--checkpoint", join(dir, "official.pth"), "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const same = py(
+      `import torch
+a = torch.load(sys.argv[1], map_location="cpu"); b = torch.jit.load(sys.argv[2]).state_dict()
+print(list(a.keys()) == list(b.keys()) and all(torch.equal(a[k], b[k]) for k in a))`,
+      [join(dir, "official.pth"), out],
+    ).trim();
+    expect(same).toBe("True");
+    const m = await loadModule(out);
+    try {
+      const meta = m.metadata as Record<string, unknown>;
+      expect(meta.model).toBe("stcn");
+      expect(meta.key_dim).toBe(64);
+      expect(meta.value_dim).toBe(512);
+      expect(meta.seed).toBeNull();
+      expect(String(meta.source)).toContain("official.pth");
+      expect(meta.source_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(meta.options).toEqual({ stage0_conv1_padded: false, module_prefix_stripped: false });
+      expect(m.methods).toEqual(expect.arrayContaining(["encode_key", "encode_value", "decode"]));
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it("refuses a checkpoint with a missing key, an unexpected key and a wrong shape, naming them (exit 2)", () => {
+    const bad = join(dir, "bad.pth");
+    py(
+      `import torch
+sd = torch.load(sys.argv[1], map_location="cpu")
+del sd["decoder.pred.bias"]
+sd["key_comp.weight"] = torch.zeros(512, 1000, 3, 3)
+sd["memory.extra"] = torch.zeros(3)
+torch.save(sd, sys.argv[2])`,
+      [join(dir, "official.pth"), bad],
+    );
+    const r = exporter(["--checkpoint", bad, "--out", join(dir, "bad.pt")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("bad.pth");
+    expect(r.stderr).toContain("missing: decoder.pred.bias");
+    expect(r.stderr).toContain("unexpected: memory.extra");
+    expect(r.stderr).toContain("key_comp.weight (512, 1000, 3, 3) (expected (512, 1024, 3, 3))");
+    expect(existsSync(join(dir, "bad.pt"))).toBe(false); // nothing written
+  });
+
+  it("refuses a file that is not a checkpoint (exit 2)", () => {
+    const junk = join(dir, "junk.pth");
+    writeFileSync(junk, "not a checkpoint");
+    const r = exporter(["--checkpoint", junk, "--out", join(dir, "junk.pt")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("cannot read checkpoint");
+    expect(r.stderr).toContain("junk.pth");
+  });
+
+  it("loads the stage-0 variant (4-channel value_encoder.conv1, zero-padded) with a module. prefix", async () => {
+    const s0 = join(dir, "stage0.pth");
+    py(
+      `import torch
+sd = torch.load(sys.argv[1], map_location="cpu")
+sd["value_encoder.conv1.weight"] = sd["value_encoder.conv1.weight"][:, :4].clone()
+torch.save({"module." + k: v for k, v in sd.items()}, sys.argv[2])`,
+      [join(dir, "official.pth"), s0],
+    );
+    const out = join(dir, "stage0.pt");
+    const r = exporter(["--checkpoint", s0, "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const check = py(
+      `import torch
+a = torch.load(sys.argv[1], map_location="cpu"); b = torch.jit.load(sys.argv[2]).state_dict()
+w = b["value_encoder.conv1.weight"]
+print(len(b), tuple(w.shape), bool(torch.equal(w[:, :4], a["value_encoder.conv1.weight"][:, :4])), float(w[:, 4].abs().sum()),
+      all(torch.equal(a[k], b[k]) for k in a if k != "value_encoder.conv1.weight"))`,
+      [join(dir, "official.pth"), out],
+    ).trim();
+    expect(check).toBe("405 (64, 5, 7, 7) True 0.0 True");
+    const m = await loadModule(out);
+    try {
+      expect(m.metadata?.options).toEqual({ stage0_conv1_padded: true, module_prefix_stripped: true });
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it("random init is seeded: same seed, same weights; another seed, other weights; key_proj scaled", () => {
+    const res = py(
+      `import torch, stcn
+a = torch.load(sys.argv[1]); b = stcn.random_init(7).state_dict(); c = stcn.random_init(8).state_dict()
+torch.manual_seed(7); raw = stcn.STCN().key_proj.key_proj.weight
+print(all(torch.equal(a[k], b[k]) for k in a), any(torch.equal(a[k], c[k]) for k in a if k.endswith("weight")),
+      bool(torch.allclose(a["key_proj.key_proj.weight"], raw * 0.08)))`,
+      [join(dir, "official.pth")],
+    ).trim();
+    expect(res).toBe("True False True");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Methods through the addon vs the eager model
+// ---------------------------------------------------------------------------------------------------
+interface Dumped {
+  shapes: Record<string, number[]>;
+}
+
+function readF32(path: string): Float32Array {
+  const buf = readFileSync(path);
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+/** Max |a - b| and max |b|. */
+function compare(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { diff, scale };
+}
+
+describe("exported methods through the addon equal the eager model", () => {
+  let io: string;
+  let dumped: Dumped;
+  const H = 64;
+  const W = 96;
+
+  beforeAll(() => {
+    io = join(dir, "io");
+    // Eager STCN with the archive's state_dict (as reference_stcn.py loads it), seeded inputs.
+    py(
+      `import json, os, torch
+import reference_stcn
+out = sys.argv[2]; H, W = int(sys.argv[3]), int(sys.argv[4])
+os.makedirs(out, exist_ok=True)
+model = reference_stcn.load_model(sys.argv[1])
+g = torch.Generator().manual_seed(11)
+frame = torch.randn(1, 3, H, W, generator=g)
+masks = torch.rand(3, 1, H, W, generator=g)
+readout = torch.randn(2, 512, H // 16, W // 16, generator=g) * 20
+tensors = {"frame": frame, "masks3": masks, "readout": readout}
+with torch.inference_mode():
+    k16, f16_thin, f16, f8, f4 = model.encode_key(frame)
+    tensors.update(k16=k16, f16_thin=f16_thin, f16=f16, f8=f8, f4=f4)
+    tensors["value3"] = model.encode_value(frame, f16, masks)
+    tensors["value1"] = model.encode_value(frame, f16, masks[:1])
+    tensors["probs2"] = model.decode(readout, f16_thin, f8, f4)
+    tensors["probs_v"] = model.decode(tensors["value3"], f16_thin, f8, f4)
+shapes = {}
+for k, v in tensors.items():
+    v.contiguous().numpy().astype("<f4").tofile(os.path.join(out, k + ".f32"))
+    shapes[k] = list(v.shape)
+json.dump({"shapes": shapes}, open(os.path.join(out, "shapes.json"), "w"))`,
+      [join(dir, "random.pt"), io, String(H), String(W)],
+    );
+    dumped = JSON.parse(readFileSync(join(io, "shapes.json"), "utf8")) as Dumped;
+  });
+
+  const input = (name: string): Tensor => Tensor.fromTypedArray(readF32(join(io, `${name}.f32`)), dumped.shapes[name]);
+  const expectClose = (t: Tensor, name: string, tol: number): void => {
+    expect(t.dtype).toBe("float32");
+    expect(t.shape).toEqual(dumped.shapes[name]);
+    const { diff, scale } = compare(t.toTypedArray() as Float32Array, readF32(join(io, `${name}.f32`)));
+    expect(scale).toBeGreaterThan(0);
+    // Features: within 1e-4 relative to their magnitude; probabilities: within 1e-4 absolute.
+    expect(diff).toBeLessThanOrEqual(tol * Math.max(1, scale));
+  };
+
+  for (const optimization of ["none", "inference"] as const) {
+    describe(`optimization "${optimization}"`, () => {
+      let m: Module;
+      beforeAll(async () => {
+        m = await loadModule(join(dir, "random.pt"), { optimization });
+      });
+      afterAll(() => m?.dispose());
+
+      it("encode_key -> (k16, f16_thin, f16, f8, f4) with the contract shapes", async () => {
+        const frame = input("frame");
+        const out = (await m.run("encode_key", frame)) as Tensor[];
+        expect(out).toHaveLength(5);
+        expect(out.map((t) => t.shape)).toEqual([
+          [1, 64, H / 16, W / 16],
+          [1, 512, H / 16, W / 16],
+          [1, 1024, H / 16, W / 16],
+          [1, 512, H / 8, W / 8],
+          [1, 256, H / 4, W / 4],
+        ]);
+        ["k16", "f16_thin", "f16", "f8", "f4"].forEach((name, i) => expectClose(out[i], name, 1e-4));
+        for (const t of out) t.dispose();
+        frame.dispose();
+      });
+
+      it("encode_value for k = 3 and k = 1 ('others' channel) -> [k,512,h,w]", async () => {
+        const frame = input("frame");
+        const f16 = input("f16");
+        const masks = input("masks3");
+        const v3 = (await m.run("encode_value", frame, f16, masks)) as Tensor;
+        expect(v3.shape).toEqual([3, 512, H / 16, W / 16]);
+        expectClose(v3, "value3", 1e-4);
+        const one = Tensor.fromTypedArray((masks.toTypedArray() as Float32Array).slice(0, H * W), [1, 1, H, W]);
+        const v1 = (await m.run("encode_value", frame, f16, one)) as Tensor;
+        expectClose(v1, "value1", 1e-4);
+        for (const t of [frame, f16, masks, one, v3, v1]) t.dispose();
+      });
+
+      it("decode -> sigmoid probabilities [k,1,H,W] (f8/f4 broadcast over k)", async () => {
+        const f16Thin = input("f16_thin");
+        const f8 = input("f8");
+        const f4 = input("f4");
+        for (const [r, name] of [
+          ["readout", "probs2"],
+          ["value3", "probs_v"],
+        ] as const) {
+          const readout = input(r);
+          const p = (await m.run("decode", readout, f16Thin, f8, f4)) as Tensor;
+          expect(p.shape).toEqual([readout.shape[0], 1, H, W]);
+          const data = p.toTypedArray() as Float32Array;
+          expect(Math.min(...data)).toBeGreaterThanOrEqual(0);
+          expect(Math.max(...data)).toBeLessThanOrEqual(1);
+          const { diff } = compare(data, readF32(join(io, `${name}.f32`)));
+          expect(diff).toBeLessThanOrEqual(1e-4);
+          p.dispose();
+          readout.dispose();
+        }
+        for (const t of [f16Thin, f8, f4]) t.dispose();
+      });
+    });
+  }
+});
