@@ -1,0 +1,139 @@
+/**
+ * torchscript/export_dino.py: a state_dict with the official DINO key set (written here from the
+ * published key list, not from our module) loads strictly into ViT-B/16 and ViT-S/16; mismatched
+ * checkpoints are refused with the offending keys listed.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { python, repoRoot, tempDir } from "./helpers.js";
+
+let dir: string;
+
+/**
+ * Writes checkpoints with the official DINO ViT state_dict layout (FACTS §4: cls_token (1,1,D),
+ * pos_embed (1,197,D), patch_embed.proj, blocks.0..11.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1,
+ * mlp.fc2}.{weight,bias}, norm; head = Identity has no keys) filled with seeded random values.
+ */
+const MAKE_CHECKPOINTS = String.raw`
+import sys, torch
+out = sys.argv[1]
+def official(dim, patch=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g) * 0.02
+    sd = {"cls_token": r(1, 1, dim), "pos_embed": r(1, (224 // patch) ** 2 + 1, dim),
+          "patch_embed.proj.weight": r(dim, 3, patch, patch), "patch_embed.proj.bias": r(dim)}
+    for i in range(12):
+        p = f"blocks.{i}."
+        sd[p + "norm1.weight"] = 1 + r(dim); sd[p + "norm1.bias"] = r(dim)
+        sd[p + "attn.qkv.weight"] = r(3 * dim, dim); sd[p + "attn.qkv.bias"] = r(3 * dim)
+        sd[p + "attn.proj.weight"] = r(dim, dim); sd[p + "attn.proj.bias"] = r(dim)
+        sd[p + "norm2.weight"] = 1 + r(dim); sd[p + "norm2.bias"] = r(dim)
+        sd[p + "mlp.fc1.weight"] = r(4 * dim, dim); sd[p + "mlp.fc1.bias"] = r(4 * dim)
+        sd[p + "mlp.fc2.weight"] = r(dim, 4 * dim); sd[p + "mlp.fc2.bias"] = r(dim)
+    sd["norm.weight"] = 1 + r(dim); sd["norm.bias"] = r(dim)
+    return sd
+base = official(768, seed=1)
+torch.save(base, f"{out}/vitb16.pth")
+small = official(384, seed=2)
+torch.save(small, f"{out}/vits16.pth")
+# DINO's training-checkpoint layout: {"teacher": {"backbone.<key>": ..., "head.<...>": ...}, ...}
+teacher = {"backbone." + k: v for k, v in small.items()}
+teacher["head.mlp.0.weight"] = torch.zeros(8, 384); teacher["head.last_layer.weight_g"] = torch.ones(1, 8)
+torch.save({"teacher": teacher, "student": {}, "epoch": 100}, f"{out}/full.pth")
+bad = dict(small)
+bad["blocks.3.attn.qkv.weight_renamed"] = bad.pop("blocks.3.attn.qkv.weight")
+bad["extra.thing"] = torch.zeros(1)
+bad["norm.bias"] = torch.zeros(385)
+torch.save(bad, f"{out}/bad.pth")
+print(len(base))
+`;
+
+/** Compares an export's parameters with a checkpoint, key by key (exact). */
+const COMPARE = String.raw`
+import sys, json, torch
+extra = {"metadata.json": ""}
+m = torch.jit.load(sys.argv[1], map_location="cpu", _extra_files=extra)
+sd = torch.load(sys.argv[2])
+if "teacher" in sd:
+    sd = {k[len("backbone."):]: v for k, v in sd["teacher"].items() if k.startswith("backbone.")}
+got = m.state_dict()
+same = sorted(got.keys()) == sorted(sd.keys()) and all(torch.equal(got[k], sd[k]) for k in sd)
+print(json.dumps({"same": same, "keys": len(got), "meta": json.loads(extra["metadata.json"])}))
+`;
+
+function exportDino(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(python, [join(repoRoot, "torchscript", "export_dino.py"), ...args], { encoding: "utf8", timeout: 600_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function compare(model: string, checkpoint: string): { same: boolean; keys: number; meta: Record<string, unknown> } {
+  return JSON.parse(execFileSync(python, ["-c", COMPARE, model, checkpoint], { encoding: "utf8", timeout: 600_000 })) as {
+    same: boolean;
+    keys: number;
+    meta: Record<string, unknown>;
+  };
+}
+
+beforeAll(() => {
+  dir = tempDir("stcn-dino-export-");
+  expect(execFileSync(python, ["-c", MAKE_CHECKPOINTS, dir], { encoding: "utf8", timeout: 600_000 }).trim()).toBe("150");
+});
+
+describe("official checkpoints load strictly", () => {
+  it("ViT-B/16: the official key set (150 tensors) loads and every parameter is the checkpoint's", () => {
+    const out = join(dir, "vitb.pt");
+    const r = exportDino(["--arch", "vit_base", "--checkpoint", join(dir, "vitb16.pth"), "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const c = compare(out, join(dir, "vitb16.pth"));
+    expect(c.same).toBe(true);
+    expect(c.keys).toBe(150);
+    expect(c.meta).toMatchObject({ model: "dino", arch: "vit_base", patch_size: 16, embed_dim: 768, num_heads: 12, depth: 12 });
+    expect(c.meta.weights).toMatchObject({ source: "checkpoint", file: "vitb16.pth", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
+  it("ViT-S/16 from a training checkpoint's teacher (backbone. prefix stripped, head dropped)", () => {
+    const out = join(dir, "vits-teacher.pt");
+    const r = exportDino(["--arch", "vit_small", "--checkpoint", join(dir, "full.pth"), "--checkpoint-key", "teacher", "--out", out]);
+    expect(r.status, r.stderr).toBe(0);
+    const c = compare(out, join(dir, "full.pth"));
+    expect(c.same).toBe(true);
+    expect(c.meta.weights).toMatchObject({ key: "teacher" });
+  });
+});
+
+describe("mismatched checkpoints are refused with the offending keys", () => {
+  it("missing, unexpected and wrongly shaped keys are listed; nothing is written", () => {
+    const out = join(dir, "bad.pt");
+    const r = exportDino(["--arch", "vit_small", "--checkpoint", join(dir, "bad.pth"), "--out", out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("missing keys (1): blocks.3.attn.qkv.weight");
+    expect(r.stderr).toMatch(/unexpected keys \(2\): .*blocks\.3\.attn\.qkv\.weight_renamed/);
+    expect(r.stderr).toContain("extra.thing");
+    expect(r.stderr).toContain("norm.bias: checkpoint (385,) vs model (384,)");
+    expect(spawnSync("test", ["-e", out]).status).toBe(1);
+  });
+
+  it("a ViT-S checkpoint given as --arch vit_base names the likely architecture", () => {
+    const r = exportDino(["--arch", "vit_base", "--checkpoint", join(dir, "vits16.pth"), "--out", join(dir, "x.pt")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("wrong shapes (150)");
+    expect(r.stderr).toContain("hint: pos_embed width suggests --arch vit_small");
+  });
+
+  it("a training checkpoint without --checkpoint-key, and an unreadable file", () => {
+    const r = exportDino(["--arch", "vit_small", "--checkpoint", join(dir, "full.pth"), "--out", join(dir, "x.pt")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/not a plain state_dict.*teacher/);
+    const missing = exportDino(["--arch", "vit_small", "--checkpoint", join(dir, "nope.pth"), "--out", join(dir, "x.pt")]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("cannot read checkpoint");
+  });
+
+  it("--random-init needs --seed", () => {
+    const r = exportDino(["--arch", "vit_small", "--random-init", "--out", join(dir, "x.pt")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--random-init needs --seed");
+  });
+});
