@@ -1,0 +1,276 @@
+#include "stcn_session.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "errors.h"
+#include "tensor_util.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace stcn {
+
+bool tuneMallocOnce() {
+  static const bool applied = []() {
+    const char* env = std::getenv("STCN_MALLOC_TUNING");
+    if (env && std::string(env) == "0") return false;
+#if defined(__GLIBC__)
+    // 32 MiB is the largest mmap threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2); blocks below it
+    // come from the heap and are reused. A large trim threshold keeps freed heap memory mapped
+    // instead of returning it to the OS after every frame (DESIGN.md: about +30% FPS on CPU).
+    const bool a = mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) == 1;
+    const bool b = mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024) == 1;
+    return a && b;
+#else
+    return false;
+#endif
+  }();
+  return applied;
+}
+
+void checkStcnModule(const ScriptModule& module) {
+  const auto& names = module.methodNames();
+  for (const char* method : {"encode_key", "encode_value", "decode"}) {
+    if (std::find(names.begin(), names.end(), method) == names.end()) {
+      throw Error(ErrorCode::ModelLoad, module.path() + " is not an STCN model: it has no method \"" + method +
+                                            "\" (export one with torchscript/export_stcn.py)");
+    }
+  }
+}
+
+namespace {
+
+// Autocast (mixed precision) on the calling thread for the guard's lifetime.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    previous_ = at::autocast::is_enabled();
+    at::autocast::set_enabled(true);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_enabled(previous_);
+  }
+
+ private:
+  bool enabled_;
+  bool previous_ = false;
+};
+
+at::Tensor tensorOf(const c10::IValue& value, const char* what) {
+  if (!value.isTensor()) throw Error(ErrorCode::Run, std::string(what) + " did not return a tensor");
+  return value.toTensor();
+}
+
+void expectShape(const at::Tensor& t, std::vector<int64_t> shape, const std::string& what) {
+  if (t.sizes() != at::IntArrayRef(shape)) {
+    throw Error(ErrorCode::Run, what + " returned shape " + shapeString(t.sizes()) + ", expected " + shapeString(shape) +
+                                    " (see the STCN module contract in docs/stcn.md)");
+  }
+}
+
+// Soft aggregation (FACTS 1.8): probs [k,1,H,W] -> [k+1,1,H,W] with background first.
+at::Tensor aggregate(const at::Tensor& probs) {
+  at::Tensor p = probs.to(at::kFloat);
+  at::Tensor bg = (1 - p).prod(0, /*keepdim=*/true);
+  at::Tensor all = at::cat({bg, p}, 0).clamp(1e-7, 1 - 1e-7);
+  at::Tensor logits = at::log(all / (1 - all));
+  return at::softmax(logits, 0);
+}
+
+}  // namespace
+
+StcnSession::StcnSession(std::shared_ptr<const ScriptModule> module, const SessionOptions& options)
+    : module_(std::move(module)), options_(options), bank_(options.maxMemoryFrames) {
+  if (!module_) throw Error(ErrorCode::Disposed, "STCN model was disposed");
+  if (options_.topK < 1) throw Error(ErrorCode::Argument, "topK must be >= 1, got " + std::to_string(options_.topK));
+  if (options_.maxMemoryFrames < 0) {
+    throw Error(ErrorCode::Argument, "maxMemoryFrames must be >= 0, got " + std::to_string(options_.maxMemoryFrames));
+  }
+  if (options_.half && !module_->device().is_cuda()) {
+    throw Error(ErrorCode::Argument, "half precision needs a CUDA device (the model is on " + module_->device().str() +
+                                         "); on CPU STCN runs in float32");
+  }
+  checkStcnModule(*module_);
+  tuneMallocOnce();
+}
+
+void StcnSession::reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  bank_.clear();
+  objects_ = 0;
+  inW_ = inH_ = workW_ = workH_ = 0;
+  hasFrame_ = false;
+  image_ = k16_ = f16thin_ = f16_ = f8_ = f4_ = prob_ = at::Tensor();
+}
+
+void StcnSession::requireFrame(const char* what) const {
+  if (!hasFrame_) throw Error(ErrorCode::Argument, std::string(what) + ": no current frame (call encodeFrame first)");
+}
+
+at::Tensor StcnSession::preprocess(const uint8_t* rgb, int64_t width, int64_t height) {
+  if (width < 1 || height < 1) {
+    throw Error(ErrorCode::Argument, "frame size must be positive, got " + std::to_string(width) + "x" + std::to_string(height));
+  }
+  if (inW_ == 0) {
+    inW_ = width;
+    inH_ = height;
+    if (options_.size > 0) {
+      // torchvision Resize(int): the shorter side becomes `size`, the longer floor(size * long / short).
+      if (width <= height) {
+        workW_ = options_.size;
+        workH_ = options_.size * height / width;
+      } else {
+        workH_ = options_.size;
+        workW_ = options_.size * width / height;
+      }
+    } else {
+      workW_ = width;
+      workH_ = height;
+    }
+    const int64_t padH = (16 - workH_ % 16) % 16, padW = (16 - workW_ % 16) % 16;
+    padT_ = padH / 2;
+    padB_ = padH - padT_;
+    padL_ = padW / 2;
+    padR_ = padW - padL_;
+  } else if (width != inW_ || height != inH_) {
+    throw Error(ErrorCode::Argument, "frame is " + std::to_string(width) + "x" + std::to_string(height) +
+                                         " but the video's first frame is " + std::to_string(inW_) + "x" + std::to_string(inH_));
+  }
+  const c10::Device device = module_->device();
+  at::Tensor bytes = at::from_blob(const_cast<uint8_t*>(rgb), {height, width, 3}, at::kByte);
+  at::Tensor x = (device.is_cpu() ? bytes : bytes.to(device)).permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255);
+  const at::Tensor mean = at::tensor({0.485f, 0.456f, 0.406f}, x.options()).view({1, 3, 1, 1});
+  const at::Tensor std = at::tensor({0.229f, 0.224f, 0.225f}, x.options()).view({1, 3, 1, 1});
+  x = (x - mean) / std;
+  if (workW_ != inW_ || workH_ != inH_) {
+    // Bilinear (align_corners=False, no antialias) on the normalised tensor.
+    x = at::upsample_bilinear2d(x, {workH_, workW_}, /*align_corners=*/false);
+  }
+  if (padL_ + padR_ + padT_ + padB_ > 0) x = at::constant_pad_nd(x, {padL_, padR_, padT_, padB_}, 0);
+  return x.contiguous();
+}
+
+void StcnSession::encodeFrame(const uint8_t* rgb, int64_t width, int64_t height) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  c10::InferenceMode inference;
+  AutocastGuard autocast(options_.half);
+  at::Tensor image = preprocess(rgb, width, height);
+  c10::IValue out = module_->run("encode_key", {image});
+  if (!out.isTuple() || out.toTupleRef().elements().size() != 5) {
+    throw Error(ErrorCode::Run, "encode_key must return 5 tensors (k16, f16_thin, f16, f8, f4)");
+  }
+  const auto& e = out.toTupleRef().elements();
+  const int64_t H = image.size(2), W = image.size(3);
+  k16_ = tensorOf(e[0], "encode_key");
+  f16thin_ = tensorOf(e[1], "encode_key");
+  f16_ = tensorOf(e[2], "encode_key");
+  f8_ = tensorOf(e[3], "encode_key");
+  f4_ = tensorOf(e[4], "encode_key");
+  expectShape(k16_, {1, k16_.size(1), H / 16, W / 16}, "encode_key (k16)");
+  expectShape(f16thin_, {1, f16thin_.size(1), H / 16, W / 16}, "encode_key (f16_thin)");
+  expectShape(f16_, {1, f16_.size(1), H / 16, W / 16}, "encode_key (f16)");
+  expectShape(f8_, {1, f8_.size(1), H / 8, W / 8}, "encode_key (f8)");
+  expectShape(f4_, {1, f4_.size(1), H / 4, W / 4}, "encode_key (f4)");
+  image_ = image;
+  prob_ = at::Tensor();
+  hasFrame_ = true;
+}
+
+void StcnSession::segment() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requireFrame("segment");
+  if (objects_ == 0) throw Error(ErrorCode::Argument, "segment: no objects are tracked yet");
+  c10::InferenceMode inference;
+  AutocastGuard autocast(options_.half);
+  at::Tensor readout = bank_.read(k16_, options_.topK);
+  at::Tensor probs = tensorOf(module_->run("decode", {readout, f16thin_, f8_, f4_}), "decode");
+  expectShape(probs, {objects_, 1, image_.size(2), image_.size(3)}, "decode");
+  prob_ = aggregate(probs);
+}
+
+void StcnSession::addObjects(const uint8_t* labels, int64_t width, int64_t height, const std::vector<uint8_t>& ids,
+                             bool resize) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requireFrame("addObjects");
+  if ((width != inW_ || height != inH_) && !resize) {
+    throw Error(ErrorCode::Argument, "mask is " + std::to_string(width) + "x" + std::to_string(height) +
+                                         " but the frames are " + std::to_string(inW_) + "x" + std::to_string(inH_));
+  }
+  if (ids.empty()) throw Error(ErrorCode::Argument, "addObjects: no object ids");
+  if (objects_ > 0 && !prob_.defined()) {
+    throw Error(ErrorCode::Argument, "addObjects: objects are tracked but the current frame was not segmented");
+  }
+  c10::InferenceMode inference;
+  const c10::Device device = module_->device();
+  at::Tensor map = at::from_blob(const_cast<uint8_t*>(labels), {height, width}, at::kByte);
+  map = device.is_cpu() ? map.clone() : map.to(device);
+  std::vector<at::Tensor> masks;
+  for (uint8_t id : ids) masks.push_back(map.eq(id));
+  at::Tensor fresh = at::stack(masks, 0).unsqueeze(1).to(at::kFloat);  // [n,1,h,w]
+  if (workW_ != width || workH_ != height) {
+    // Nearest (F.interpolate mode "nearest") of the masks to the working size.
+    fresh = at::upsample_nearest2d(fresh, {workH_, workW_});
+  }
+  if (padL_ + padR_ + padT_ + padB_ > 0) fresh = at::constant_pad_nd(fresh, {padL_, padR_, padT_, padB_}, 0);
+
+  at::Tensor objectsProb;
+  if (objects_ > 0) {
+    const at::Tensor region = fresh.sum(0, /*keepdim=*/true).gt(0.5);  // [1,1,H,W]
+    objectsProb = at::cat({prob_.narrow(0, 1, objects_).masked_fill(region, 0), fresh}, 0);
+  } else {
+    objectsProb = fresh;
+  }
+  prob_ = aggregate(objectsProb);
+  objects_ += static_cast<int64_t>(ids.size());
+}
+
+void StcnSession::memorize(MemoryKind kind) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requireFrame("memorize");
+  if (!prob_.defined()) throw Error(ErrorCode::Argument, "memorize: the current frame has no probabilities yet");
+  c10::InferenceMode inference;
+  AutocastGuard autocast(options_.half);
+  at::Tensor masks = prob_.narrow(0, 1, objects_);
+  at::Tensor values = tensorOf(module_->run("encode_value", {image_, f16_, masks}), "encode_value");
+  expectShape(values, {objects_, values.size(1), k16_.size(2), k16_.size(3)}, "encode_value");
+  bank_.add(k16_, values, kind);
+}
+
+std::vector<uint8_t> StcnSession::labels(const std::vector<uint8_t>& ids, std::vector<float>* probs) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requireFrame("labels");
+  if (!prob_.defined()) throw Error(ErrorCode::Argument, "labels: the current frame has no probabilities yet");
+  if (static_cast<int64_t>(ids.size()) != objects_ + 1) {
+    throw Error(ErrorCode::Argument, "labels: " + std::to_string(ids.size()) + " ids for " + std::to_string(objects_) +
+                                         " objects (+ background)");
+  }
+  c10::InferenceMode inference;
+  at::Tensor p = prob_;
+  const int64_t H = p.size(2), W = p.size(3);
+  if (padT_ + padB_ > 0) p = p.narrow(2, padT_, H - padT_ - padB_);
+  if (padL_ + padR_ > 0) p = p.narrow(3, padL_, W - padL_ - padR_);
+  if (workW_ != inW_ || workH_ != inH_) p = at::upsample_bilinear2d(p, {inH_, inW_}, /*align_corners=*/false);
+  p = p.squeeze(1);  // [k+1, h, w]
+  at::Tensor index = p.argmax(0);
+  at::Tensor table = at::from_blob(const_cast<uint8_t*>(ids.data()), {static_cast<int64_t>(ids.size())}, at::kByte).to(p.device());
+  at::Tensor out = table.index_select(0, index.reshape({-1})).to(at::kCPU).contiguous();
+  std::vector<uint8_t> result(static_cast<size_t>(out.numel()));
+  std::memcpy(result.data(), out.data_ptr<uint8_t>(), result.size());
+  if (probs) {
+    at::Tensor host = p.to(at::kCPU, at::kFloat).contiguous();
+    probs->resize(static_cast<size_t>(host.numel()));
+    std::memcpy(probs->data(), host.data_ptr<float>(), probs->size() * sizeof(float));
+  }
+  return result;
+}
+
+}  // namespace stcn

@@ -1,0 +1,121 @@
+/**
+ * `segmentFolder`: a whole video folder through STCN, writing one palette PNG per frame (what
+ * `stcn segment` runs). PNG encoding and writing overlap with the native computation of the next
+ * frame; frames are decoded ahead by the tracker.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { StcnError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { davisPalette, type Palette } from "../io/palette.js";
+import { encodeLabelPng, readLabelPng } from "../io/png.js";
+import type { Stcn } from "./stcn.js";
+import type { FrameItem, TrackedFrame, TrackOptions } from "./tracker.js";
+import { listFrames, matchMasks } from "./video.js";
+
+/** Options for {@link segmentFolder}. */
+export interface SegmentFolderOptions extends TrackOptions {
+  /** Folder of frames (*.jpg, *.jpeg, *.png, sorted by name). */
+  frames: string;
+  /** First-frame mask; default: `<masks>/<first frame stem>.png`. */
+  mask?: string;
+  /** Folder of `<frame stem>.png` masks; ids that are new in a later mask join from that frame on. */
+  masks?: string;
+  /** Output folder: `<frame stem>.png` per frame (frame 0 included). */
+  out: string;
+  /** Called after each frame is computed. */
+  onFrame?: (frame: TrackedFrame, total: number) => void;
+}
+
+/** What {@link segmentFolder} reports. */
+export interface SegmentFolderResult {
+  frames: number;
+  objectIds: number[];
+  /** Native propagation time (official STCN timing: decoding and writing excluded). */
+  computeSeconds: number;
+  /** Wall time from the first decode to the last file written. */
+  totalSeconds: number;
+  /** frames / computeSeconds. */
+  fps: number;
+  /** frames / totalSeconds. */
+  endToEndFps: number;
+  width: number;
+  height: number;
+  workingSize: { width: number; height: number };
+}
+
+/** Segments a video folder with `model`. ERR_STCN_INPUT names the file on bad input. */
+export async function segmentFolder(model: Stcn, options: SegmentFolderOptions): Promise<SegmentFolderResult> {
+  const t0 = performance.now();
+  const frames = await listFrames(options.frames);
+  const later = options.masks ? await matchMasks(options.masks, frames) : new Map<number, string>();
+  const firstMask = options.mask ?? later.get(0);
+  if (!firstMask) {
+    throw new StcnError(
+      "ERR_STCN_INPUT",
+      options.masks
+        ? `no first-frame mask: give --mask or put ${frames[0]?.stem}.png in ${options.masks}`
+        : "no first-frame mask: give --mask FIRST.png (or --masks DIR)",
+    );
+  }
+  later.delete(0);
+  const first = await readLabelPng(firstMask);
+  const palette: Palette = first.palette ?? davisPalette();
+  await mkdir(options.out, { recursive: true });
+
+  const tracker = model.track(options);
+  const writes: Promise<void>[] = [];
+  const write = (frame: TrackedFrame): void => {
+    const stem = frames[frame.index]?.stem as string;
+    // Deferred to the next turn of the event loop: the tracker issues the next native call first,
+    // so PNG encoding runs on the main thread while the worker computes.
+    writes.push(
+      new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          try {
+            const png = encodeLabelPng(frame.labels, frame.width, frame.height, palette);
+            writeFileAtomic(join(options.out, `${stem}.png`), png).then(resolve, reject);
+          } catch (error) {
+            reject(error as Error);
+          }
+        });
+      }),
+    );
+    writes[writes.length - 1]?.catch(() => undefined);
+  };
+  try {
+    const head = frames[0] as { path: string };
+    const f0 = await tracker.start(head.path, firstMask);
+    write(f0);
+    options.onFrame?.(f0, frames.length);
+    const rest: FrameItem[] = frames.slice(1).map((f, i) => {
+      const mask = later.get(i + 1);
+      return mask ? { frame: f.path, mask } : { frame: f.path };
+    });
+    let width = f0.width;
+    let height = f0.height;
+    for await (const frame of tracker.run(rest)) {
+      write(frame);
+      width = frame.width;
+      height = frame.height;
+      options.onFrame?.(frame, frames.length);
+    }
+    await Promise.all(writes);
+    const stats = tracker.stats;
+    const totalSeconds = (performance.now() - t0) / 1000;
+    return {
+      frames: stats.frames,
+      objectIds: tracker.objectIds,
+      computeSeconds: stats.computeSeconds,
+      totalSeconds,
+      fps: stats.frames / stats.computeSeconds,
+      endToEndFps: stats.frames / totalSeconds,
+      width,
+      height,
+      workingSize: tracker.workingSize,
+    };
+  } finally {
+    await Promise.allSettled(writes);
+    tracker.dispose();
+  }
+}

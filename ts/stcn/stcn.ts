@@ -1,0 +1,109 @@
+/**
+ * `Stcn`: an STCN model loaded natively (TorchScript archive from torchscript/export_stcn.py), the
+ * factory of per-video trackers.
+ *
+ * ```ts
+ * const stcn = await Stcn.load("stcn.pt", { device: "cpu" });
+ * const tracker = stcn.track({ topK: 20, memEvery: 5 });
+ * const first = await tracker.start("frames/00000.jpg", "masks/00000.png");
+ * for await (const { index, labels, width, height } of tracker.run(["frames/00001.jpg", ...])) { ... }
+ * tracker.dispose();
+ * stcn.dispose();
+ * ```
+ */
+import { StcnError, withCallerStack } from "../errors.js";
+import { native } from "../native.js";
+import type { NativeStcnModel } from "./native-types.js";
+import { StcnTracker, type TrackOptions } from "./tracker.js";
+
+/** Options for {@link Stcn.load}. */
+export interface StcnLoadOptions {
+  /** "cpu" (default), "cuda" or "cuda:N". CUDA where unavailable -> ERR_STCN_DEVICE. */
+  device?: string;
+  /**
+   * Mixed precision (CUDA autocast, as the official `--amp`). CUDA only: on CPU it is refused with
+   * ERR_STCN_ARGUMENT (STCN runs in float32 there).
+   */
+  half?: boolean;
+  /**
+   * "inference" (default): freeze + optimize_for_inference at load time (falls back to "freeze" if
+   * LibTorch refuses); "freeze": freeze only; "none": run the archive as saved.
+   */
+  optimization?: "none" | "freeze" | "inference";
+}
+
+const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
+
+/** A loaded STCN model. Create trackers with {@link Stcn.track}; several may share one model. */
+export class Stcn {
+  /** @internal */
+  readonly native: NativeStcnModel;
+
+  /** @internal Use {@link Stcn.load}. */
+  constructor(handle: NativeStcnModel) {
+    this.native = handle;
+  }
+
+  /**
+   * Loads an STCN TorchScript archive (methods encode_key, encode_value, decode). Rejects with
+   * ERR_STCN_MODEL_NOT_FOUND, ERR_STCN_MODEL_LOAD (not TorchScript, or not an STCN model),
+   * ERR_STCN_DEVICE or ERR_STCN_ARGUMENT (half on CPU).
+   */
+  static async load(path: string, options: StcnLoadOptions = {}): Promise<Stcn> {
+    const device = options.device ?? "cpu";
+    const half = options.half ?? false;
+    if (half && !device.startsWith("cuda")) {
+      throw new StcnError(
+        "ERR_STCN_ARGUMENT",
+        `half precision needs a CUDA device (got "${device}"); on CPU STCN runs in float32`,
+      );
+    }
+    const handle = await withCallerStack(native().loadStcn(path, device, options.optimization ?? "inference", half), new Error());
+    return new Stcn(handle);
+  }
+
+  /** The device the model runs on ("cpu" or "cuda:N"). */
+  get device(): string {
+    return this.native.device;
+  }
+
+  /** The archive it was loaded from. */
+  get path(): string {
+    return this.native.path;
+  }
+
+  /** The optimization actually applied at load time. */
+  get optimization(): "none" | "freeze" | "inference" {
+    return this.native.optimization as "none" | "freeze" | "inference";
+  }
+
+  /** Whether mixed precision (CUDA autocast) is on. */
+  get half(): boolean {
+    return this.native.half;
+  }
+
+  /** The archive's metadata.json (written by torchscript/export_stcn.py), or null. */
+  get metadata(): Record<string, unknown> | null {
+    const text = this.native.metadata;
+    return text ? (JSON.parse(text) as Record<string, unknown>) : null;
+  }
+
+  /** True after {@link Stcn.dispose}. */
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** A tracker for one video (it owns its memory bank). */
+  track(options: TrackOptions = {}): StcnTracker {
+    return new StcnTracker(this, options);
+  }
+
+  /** Releases the model. Trackers created from it keep it alive until they are disposed. */
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [disposeSymbol](): void {
+    this.dispose();
+  }
+}
