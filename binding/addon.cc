@@ -51,6 +51,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerDetection(Napi::Env env, Napi::Object exports);
+void registerStcn(Napi::Env env, Napi::Object exports);
 void registerCrf(Napi::Env env, Napi::Object exports);
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -71,6 +72,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("libtorchVersion", Napi::Function::New(env, libtorchVersion, "libtorchVersion"));
   exports.Set("buildInfo", Napi::Function::New(env, buildInfo, "buildInfo"));
   registerDetection(env, exports);
+  registerStcn(env, exports);
   registerCrf(env, exports);
   return exports;
 }

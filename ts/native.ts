@@ -15,6 +15,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StcnError } from "./errors.js";
+import type { NativeStcnModel, NativeStcnSessionClass } from "./stcn/native-types.js";
 
 /** @internal */
 export interface NativeTensor {
@@ -86,6 +87,9 @@ export interface NativeAddon {
   ): Promise<{ values: Float32Array; latticePoints: number }>;
   /** Who provides torchvision::nms / torchvision::roi_align in this process ("stcn" = this addon). */
   detectionOps(): { nms: "stcn" | "process"; roiAlign: "stcn" | "process"; cudaKernels: boolean };
+  /** STCN propagation (binding/stcn_session.cc). */
+  StcnSession: NativeStcnSessionClass;
+  loadStcn(path: string, device: string, optimization: string, half: boolean): Promise<NativeStcnModel>;
 }
 
 /** Root of the installed package (the folder holding package.json). */
