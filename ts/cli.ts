@@ -8,11 +8,12 @@ import { hideBin } from "yargs/helpers";
 import { infoCommand } from "./cli/info.js";
 import { smokeCommand } from "./cli/smoke.js";
 import { crfCommand } from "./cli/crf.js";
+import { segmentCommand } from "./cli/segment.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, crfCommand];
+const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, crfCommand, segmentCommand];
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("stcn")

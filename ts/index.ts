@@ -16,6 +16,19 @@ export {
   type RuntimeInfo,
 } from "./runtime.js";
 export { native } from "./native.js";
+export { Stcn, type StcnLoadOptions } from "./stcn/stcn.js";
+export {
+  StcnTracker,
+  type TrackOptions,
+  type TrackedFrame,
+  type TrackerStats,
+  type FrameInput,
+  type FrameItem,
+  type FrameSource,
+  type MaskSource,
+} from "./stcn/tracker.js";
+export { segmentFolder, type SegmentFolderOptions, type SegmentFolderResult } from "./stcn/segment.js";
+export { listFrames, matchMasks, type VideoFrame } from "./stcn/video.js";
 export {
   denseCrf,
   refineMaskWithCrf,
