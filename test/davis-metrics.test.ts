@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { boundaryF, boundaryMap, boundaryRadius, dbStatistics, decayBinIds, evaluateDavis, regionJ } from "../dist/index.js";
-import { evaluateFrame, FrameScratch } from "../dist/davis/metrics.js";
+import { evaluateFrame, FrameScratch, RowExtents } from "../dist/davis/metrics.js";
 import { formatFixed3, npMean } from "../dist/davis/statistics.js";
 import { encodeLabelPng } from "../dist/io/png.js";
 import { python, tempDir } from "./helpers.js";
@@ -224,6 +224,34 @@ print(json.dumps(out))
       evaluateFrame(gt, res, c.w, c.h, 1, jf, ff, new FrameScratch());
       expect([jf[0], ff[0]]).toEqual([j, f]);
     });
+  });
+});
+
+describe("row extents (the scan window of the frame scorer)", () => {
+  it("first/last non-zero column per row, aligned (word scan) and unaligned buffers", () => {
+    let seed = 5;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let t = 0; t < 2000; t++) {
+      const w = 1 + Math.floor(rand() * 23);
+      const h = 1 + Math.floor(rand() * 5);
+      const offset = t % 4;
+      const labels = new Uint8Array(w * h + offset).subarray(offset);
+      const density = rand() * 0.3;
+      for (let i = 0; i < labels.length; i++) if (rand() < density) labels[i] = 1 + Math.floor(rand() * 255);
+      const e = new RowExtents();
+      e.compute(labels, w, h);
+      for (let y = 0; y < h; y++) {
+        let min = w;
+        let max = -1;
+        for (let x = 0; x < w; x++) {
+          if (labels[y * w + x]) {
+            if (min === w) min = x;
+            max = x;
+          }
+        }
+        expect([e.min[y], e.max[y]], `case ${t} row ${y}`).toEqual([min, max]);
+      }
+    }
   });
 });
 

@@ -115,14 +115,33 @@ function add(lists: readonly BoundaryList[], v: number, objects: number, x: numb
  * one marks each distinct label it holds. Last row: right neighbour only; last column: lower only;
  * the bottom-right pixel is never boundary.
  */
-export function collectBoundaries(labels: Uint8Array, width: number, height: number, objects: number, lists: readonly BoundaryList[]): void {
+export function collectBoundaries(
+  labels: Uint8Array,
+  width: number,
+  height: number,
+  objects: number,
+  lists: readonly BoundaryList[],
+  extents?: RowExtents,
+): void {
   for (let k = 1; k <= objects; k++) (lists[k] as BoundaryList).clear();
   if (objects === 0) return;
+  let ext = extents;
+  if (!ext) {
+    ext = new RowExtents(height);
+    ext.compute(labels, width, height);
+  }
+  const rowMin = ext.min;
+  const rowMax = ext.max;
   const lastX = width - 1;
   const lastY = height - 1;
   for (let y = 0; y < lastY; y++) {
+    // Outside the non-zero columns of rows y and y + 1 every 2x2 neighbourhood is uniformly 0.
+    const lo = Math.min(rowMin[y] as number, rowMin[y + 1] as number);
+    const hi = Math.max(rowMax[y] as number, rowMax[y + 1] as number);
+    if (hi < 0) continue;
     const row = y * width;
-    for (let x = 0; x < lastX; x++) {
+    const xTo = hi < lastX ? hi : lastX - 1;
+    for (let x = lo > 0 ? lo - 1 : 0; x <= xTo; x++) {
       const i = row + x;
       const m = labels[i] as number;
       const e = labels[i + 1] as number;
@@ -134,22 +153,78 @@ export function collectBoundaries(labels: Uint8Array, width: number, height: num
       if (s !== m && s !== e) add(lists, s, objects, x, y);
       if (se !== m && se !== e && se !== s) add(lists, se, objects, x, y);
     }
-    // Last column: compare with the pixel below only.
-    const m = labels[row + lastX] as number;
-    const s = labels[row + width + lastX] as number;
-    if (m !== s) {
-      add(lists, m, objects, lastX, y);
-      add(lists, s, objects, lastX, y);
+    if (hi === lastX) {
+      // Last column: compare with the pixel below only.
+      const m = labels[row + lastX] as number;
+      const s = labels[row + width + lastX] as number;
+      if (m !== s) {
+        add(lists, m, objects, lastX, y);
+        add(lists, s, objects, lastX, y);
+      }
     }
   }
   // Last row: compare with the pixel on the right only; the corner is never boundary.
-  const row = lastY * width;
-  for (let x = 0; x < lastX; x++) {
-    const m = labels[row + x] as number;
-    const e = labels[row + x + 1] as number;
-    if (m !== e) {
-      add(lists, m, objects, x, lastY);
-      add(lists, e, objects, x, lastY);
+  const lo = rowMin[lastY] as number;
+  const hi = rowMax[lastY] as number;
+  if (hi >= 0) {
+    const row = lastY * width;
+    const xTo = hi < lastX ? hi : lastX - 1;
+    for (let x = lo > 0 ? lo - 1 : 0; x <= xTo; x++) {
+      const m = labels[row + x] as number;
+      const e = labels[row + x + 1] as number;
+      if (m !== e) {
+        add(lists, m, objects, x, lastY);
+        add(lists, e, objects, x, lastY);
+      }
+    }
+  }
+}
+
+/**
+ * Per row, the first and last column holding a non-zero value (`min` = width, `max` = -1 for an
+ * empty row). Scans 4 pixels at a time where the buffer is aligned.
+ */
+export class RowExtents {
+  min: Int32Array;
+  max: Int32Array;
+
+  constructor(height = 0) {
+    this.min = new Int32Array(height);
+    this.max = new Int32Array(height);
+  }
+
+  compute(labels: Uint8Array, width: number, height: number): void {
+    if (this.min.length < height) {
+      this.min = new Int32Array(height);
+      this.max = new Int32Array(height);
+    }
+    const words = labels.byteOffset % 4 === 0 ? new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2) : undefined;
+    for (let y = 0; y < height; y++) {
+      const start = y * width;
+      const end = start + width;
+      let i = start;
+      if (words) {
+        while (i < end && (i & 3) !== 0 && labels[i] === 0) i++;
+        if (i < end && (i & 3) === 0 && labels[i] === 0) {
+          while (i + 4 <= end && words[i >> 2] === 0) i += 4;
+        }
+      }
+      while (i < end && labels[i] === 0) i++;
+      if (i === end) {
+        this.min[y] = width;
+        this.max[y] = -1;
+        continue;
+      }
+      this.min[y] = i - start;
+      let j = end - 1;
+      if (words) {
+        while (j > i && ((j + 1) & 3) !== 0 && labels[j] === 0) j--;
+        if (((j + 1) & 3) === 0 && labels[j] === 0) {
+          while (j - 3 > i && words[(j - 3) >> 2] === 0) j -= 4;
+        }
+      }
+      while (labels[j] === 0) j--;
+      this.max[y] = j - start;
     }
   }
 }
@@ -232,6 +307,8 @@ export function jFromCounts(intersection: number, areaGt: number, areaRes: numbe
 export class FrameScratch {
   gtLists: BoundaryList[] = [];
   resLists: BoundaryList[] = [];
+  gtExtents = new RowExtents();
+  resExtents = new RowExtents();
   inter = new Float64Array(0);
   areaGt = new Float64Array(0);
   areaRes = new Float64Array(0);
@@ -285,21 +362,29 @@ export function evaluateFrame(
   inter.fill(0);
   areaGt.fill(0);
   areaRes.fill(0);
-  const n = width * height;
-  for (let i = 0; i < n; i++) {
-    const g = gt[i] as number;
-    const s = res[i] as number;
-    if ((g | s) === 0) continue;
-    if (s !== 0) {
-      if (s > objects) throw new ExtraObjectError(s);
-      areaRes[s]!++;
-      if (g === s) inter[s]!++;
+  const ge = scratch.gtExtents;
+  const re = scratch.resExtents;
+  ge.compute(gt, width, height);
+  re.compute(res, width, height);
+  for (let y = 0; y < height; y++) {
+    const lo = Math.min(ge.min[y] as number, re.min[y] as number);
+    const hi = Math.max(ge.max[y] as number, re.max[y] as number);
+    const row = y * width;
+    for (let i = row + lo; i <= row + hi; i++) {
+      const g = gt[i] as number;
+      const s = res[i] as number;
+      if ((g | s) === 0) continue;
+      if (s !== 0) {
+        if (s > objects) throw new ExtraObjectError(s);
+        areaRes[s]!++;
+        if (g === s) inter[s]!++;
+      }
+      if (g !== 0 && g <= objects) areaGt[g]!++;
     }
-    if (g !== 0 && g <= objects) areaGt[g]!++;
   }
   if (objects === 0) return;
-  collectBoundaries(gt, width, height, objects, scratch.gtLists);
-  collectBoundaries(res, width, height, objects, scratch.resLists);
+  collectBoundaries(gt, width, height, objects, scratch.gtLists, ge);
+  collectBoundaries(res, width, height, objects, scratch.resLists, re);
   const hw = scratch.hw;
   for (let k = 1; k <= objects; k++) {
     jOut[k - 1] = jFromCounts(inter[k] as number, areaGt[k] as number, areaRes[k] as number);

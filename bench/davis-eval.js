@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+/**
+ * DAVIS 2017 evaluation speed: ours (dist/, worker threads) vs the official toolkit on
+ * ../shared/data/davis-mini (4 sequences, 190 frames, 3 methods). One run of each.
+ *
+ *   node bench/davis-eval.js                       # ours only; the reference figure is the recorded one
+ *   DAVIS_TOOLKIT=/path/to/davis2017-evaluation node bench/davis-eval.js
+ *                                                  # also times evaluation_method.py with /usr/bin/python3
+ *
+ * Env: DAVIS_MINI (data folder), BENCH_WORKERS (worker threads; default: available cores),
+ * DAVIS_PYTHON (interpreter for the toolkit, default /usr/bin/python3).
+ * Numbers are also compared: ours vs the CSVs stored with the data, and vs the toolkit's fresh CSVs.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { evaluateDavis } from "../dist/index.js";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const mini = resolve(process.env.DAVIS_MINI ?? join(repo, "..", "shared", "data", "davis-mini"));
+const davisRoot = join(mini, "DAVIS");
+const methods = ["dilate3", "shift-drop", "swap-noise"];
+const workers = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
+const toolkit = process.env.DAVIS_TOOLKIT;
+const pythonBin = process.env.DAVIS_PYTHON ?? "/usr/bin/python3";
+const RECORDED_OFFICIAL_S = 13; // davis-mini/README.md: "about 13 s per method here (2 cores)"
+
+/** Max |difference| between two CSV texts of the same shape (Infinity if the shapes differ). */
+function csvDiff(a, b) {
+  const pa = a.trim().split(/\r?\n/).map((l) => l.split(","));
+  const pb = b.trim().split(/\r?\n/).map((l) => l.split(","));
+  if (pa.length !== pb.length || pa[0].join() !== pb[0].join()) return Infinity;
+  let max = 0;
+  for (let r = 1; r < pa.length; r++) {
+    if (pa[r].length !== pb[r].length || pa[r][0] !== pb[r][0]) return Infinity;
+    for (let c = 1; c < pa[r].length; c++) {
+      const x = Number(pa[r][c]);
+      const y = Number(pb[r][c]);
+      if (pa[r][c] === "" && pb[r][c] === "") continue;
+      max = Math.max(max, Math.abs(x - y));
+    }
+  }
+  return max;
+}
+
+const frames = 190;
+console.log(`davis-eval bench: ${mini}`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? "?"} x${availableParallelism()}, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}; node ${process.version}`,
+);
+console.log("");
+
+const rows = [];
+for (const method of methods) {
+  const resultsPath = join(mini, "results", method);
+  const out = mkdtempSync(join(tmpdir(), "davis-bench-"));
+  const t0 = performance.now();
+  const evaluation = await evaluateDavis({ davisRoot, resultsPath, out, workers });
+  const oursS = (performance.now() - t0) / 1000;
+  // Whole CLI process too (start-up, module loading, printing), comparable with running the Python script.
+  const t1 = performance.now();
+  const cli = spawnSync(process.execPath, [join(repo, "dist", "cli.js"), "evaluate", "--davis", davisRoot, "--results", resultsPath, "--out", out, "--quiet", ...(workers === undefined ? [] : ["--workers", String(workers)])], {
+    encoding: "utf8",
+  });
+  const cliS = (performance.now() - t1) / 1000;
+  if (cli.status !== 0) throw new Error(`stcn evaluate failed: ${cli.stderr}`);
+  const expectedDiff = Math.max(
+    csvDiff(evaluation.globalCsv, readFileSync(join(mini, "expected", method, "global_results-val.csv"), "utf8")),
+    csvDiff(evaluation.perSequenceCsv, readFileSync(join(mini, "expected", method, "per-sequence_results-val.csv"), "utf8")),
+  );
+  const identical =
+    evaluation.globalCsv === readFileSync(join(mini, "expected", method, "global_results-val.csv"), "utf8") &&
+    evaluation.perSequenceCsv === readFileSync(join(mini, "expected", method, "per-sequence_results-val.csv"), "utf8");
+  let refS;
+  let refDiff;
+  if (toolkit) {
+    // Fresh copy: the official script silently reuses CSVs already present in the results folder.
+    const copy = mkdtempSync(join(tmpdir(), "davis-bench-ref-"));
+    cpSync(resultsPath, copy, { recursive: true });
+    const t2 = performance.now();
+    const ref = spawnSync(
+      pythonBin,
+      [join(toolkit, "evaluation_method.py"), "--task", "semi-supervised", "--set", "val", "--davis_path", davisRoot, "--results_path", copy],
+      { encoding: "utf8", cwd: toolkit, maxBuffer: 1 << 26 },
+    );
+    refS = (performance.now() - t2) / 1000;
+    if (ref.status !== 0) throw new Error(`official toolkit failed (${ref.status}): ${ref.stderr.slice(-2000)}`);
+    refDiff = Math.max(
+      csvDiff(evaluation.globalCsv, readFileSync(join(copy, "global_results-val.csv"), "utf8")),
+      csvDiff(evaluation.perSequenceCsv, readFileSync(join(copy, "per-sequence_results-val.csv"), "utf8")),
+    );
+    rmSync(copy, { recursive: true, force: true });
+  }
+  rmSync(out, { recursive: true, force: true });
+  rows.push({ method, oursS, cliS, workers: evaluation.workers, identical, expectedDiff, refS, refDiff, jf: evaluation.global["J&F-Mean"] });
+}
+
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`${pad("method", 12)}${pad("J&F", 8)}${pad("ours (library)", 16)}${pad("ours (CLI process)", 20)}${pad("official", 14)}ratio (official / ours CLI)`);
+for (const r of rows) {
+  const official = r.refS !== undefined ? `${r.refS.toFixed(2)} s` : `~${RECORDED_OFFICIAL_S} s (rec.)`;
+  const ratio = r.refS !== undefined ? `${(r.refS / r.cliS).toFixed(1)}x measured` : `~${(RECORDED_OFFICIAL_S / r.cliS).toFixed(1)}x vs recorded figure`;
+  console.log(`${pad(r.method, 12)}${pad(r.jf.toFixed(3), 8)}${pad(`${r.oursS.toFixed(2)} s`, 16)}${pad(`${r.cliS.toFixed(2)} s`, 20)}${pad(official, 14)}${ratio}`);
+}
+console.log("");
+const oursTotal = rows.reduce((s, r) => s + r.oursS, 0);
+console.log(`ours: ${(frames / (oursTotal / rows.length)).toFixed(0)} frames/s per method on average (${rows[0].workers} worker thread(s))`);
+for (const r of rows) {
+  const vsExpected = r.identical ? "CSVs byte-identical to the stored official CSVs" : `max |diff| vs stored official CSVs ${r.expectedDiff}`;
+  const vsRef = r.refDiff === undefined ? "" : `; max |diff| vs the toolkit's fresh CSVs ${r.refDiff}`;
+  console.log(`${r.method}: ${vsExpected}${vsRef}`);
+}
+if (!toolkit) {
+  console.log("");
+  console.log(
+    `reference not run: DAVIS_TOOLKIT is unset. The official figure above is the one recorded in davis-mini/README.md ` +
+      `(about ${RECORDED_OFFICIAL_S} s per method on 2 cores), not measured in this run.`,
+  );
+}
+const bad = rows.filter((r) => !(r.expectedDiff <= 1e-3) || (r.refDiff !== undefined && !(r.refDiff <= 1e-3)));
+if (bad.length) {
+  console.error(`numbers differ for: ${bad.map((r) => r.method).join(", ")}`);
+  process.exit(1);
+}
