@@ -9,11 +9,13 @@ import { infoCommand } from "./cli/info.js";
 import { smokeCommand } from "./cli/smoke.js";
 import { crfCommand } from "./cli/crf.js";
 import { segmentCommand } from "./cli/segment.js";
+import { evaluateCommand } from "./cli/evaluate.js";
+import { boxesToDavisCommand } from "./cli/boxes-to-davis.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, crfCommand, segmentCommand];
+const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, crfCommand, segmentCommand, evaluateCommand, boxesToDavisCommand];
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("stcn")

@@ -46,3 +46,42 @@ export {
   type BilateralKernelOptions,
   type PermutohedralFilterOptions,
 } from "./crf.js";
+export {
+  evaluateDavis,
+  formatDavisTables,
+  globalResultsCsv,
+  perSequenceResultsCsv,
+  GLOBAL_COLUMNS,
+  type EvaluateDavisOptions,
+  type DavisEvaluation,
+  type DavisGlobalResults,
+  type DavisObjectResult,
+  type DavisSequenceResult,
+} from "./davis/evaluate.js";
+export {
+  openDavis,
+  readDavisMask,
+  decodeDavisMask,
+  davisObjectIds,
+  frameIdOf,
+  type DavisDataset,
+  type DavisSequence,
+  type DavisResolution,
+  type DavisTask,
+  type OpenDavisOptions,
+} from "./davis/reader.js";
+export { regionJ, boundaryF, boundaryMap, boundaryRadius, type BoundaryScore } from "./davis/metrics.js";
+export { dbStatistics, decayBinIds, type ObjectStatistics } from "./davis/statistics.js";
+export {
+  boxesToDavis,
+  boxMask,
+  pilNearestResize,
+  davis480pSize,
+  parseSomethingElseAnnotations,
+  readSomethingElseAnnotations,
+  type BoxesToDavisOptions,
+  type BoxesToDavisResult,
+  type SomethingElseAnnotations,
+  type SomethingElseFrame,
+  type SomethingElseLabel,
+} from "./davis/something-else.js";

@@ -68,7 +68,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
     const frames = evaluation.sequences.reduce((n, s) => n + s.frameIds.length, 0);
     console.log(
-      `Evaluated ${evaluation.sequences.length} sequence(s), ${evaluation.objects.length} object(s), ${frames} frame(s) in ` +
+      `Evaluated ${evaluation.sequences.length} sequence(s), ${evaluation.objects.length} object(s), ${frames} evaluated frame(s) in ` +
         `${evaluation.seconds.toFixed(2)} s (${evaluation.workers} worker thread(s))`,
     );
   },
