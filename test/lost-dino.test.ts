@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, Tensor, type Module } from "../dist/index.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { lost, runLostAnnotate } from "../dist/annotators/lost.js";
+import { lost, lostCrf, LOST_CRF_DEFAULTS, runLostAnnotate } from "../dist/annotators/lost.js";
+import { refineMaskWithCrf, denseCrf, unaryFromLabels } from "../dist/crf.js";
 import { encodeRgb, readRgb, type RgbImage } from "../dist/io/image.js";
 import { dataRoot, exportTestModules, python, repoRoot, runPython, tempDir } from "./helpers.js";
 
@@ -181,6 +182,41 @@ describe("options", () => {
   });
 });
 
+describe("lostCrf (LOST + dense CRF, the study's first-frame masks)", () => {
+  it("is LOST then the study's CRF (gtProb 10/11, Gaussian 3/3, bilateral 40/13/10, 10 iterations)", async () => {
+    expect(LOST_CRF_DEFAULTS).toEqual({ gtProb: 10 / 11, iterations: 10, sxyGaussian: 3, compatGaussian: 3, sxyBilateral: 40, srgb: 13, compatBilateral: 10 });
+    const { first } = await smallFrames();
+    const plain = await lost(model, first);
+    const refined = await lostCrf(model, first);
+    expect(Buffer.from(refined.lostLabels).equals(Buffer.from(plain.labels))).toBe(true);
+    // The CRF helper's own study call on the same mask gives the same labels.
+    const study = await refineMaskWithCrf(first, plain.labels);
+    expect(Buffer.from(refined.labels).equals(Buffer.from(study))).toBe(true);
+    // The CRF moves the blocky patch-grid boundary (and keeps most of the mask).
+    let changed = 0;
+    for (let i = 0; i < study.length; i++) if (study[i] !== plain.labels[i]) changed++;
+    expect(changed).toBeGreaterThan(0);
+    expect(changed).toBeLessThan(study.length / 2);
+    expect(refined.crfTiming.totalMs).toBeGreaterThan(0);
+  });
+
+  it("CRF parameters and multiple objects pass through (objects + 1 labels)", async () => {
+    const { first } = await smallFrames();
+    const three = await lostCrf(model, first, { objects: 2, crf: { iterations: 3, sxyBilateral: 20 } });
+    const expected = await denseCrf({
+      image: first,
+      unary: unaryFromLabels(three.lostLabels, 3, 10 / 11, false),
+      gaussian: { sxy: 3, compat: 3 },
+      bilateral: { sxy: 20, srgb: 13, compat: 10 },
+      iterations: 3,
+    });
+    expect(Buffer.from(three.labels).equals(Buffer.from(expected.labels))).toBe(true);
+    expect(new Set(three.lostLabels)).toEqual(new Set([0, 1, 2]));
+    await expect(lostCrf(model, first, { crf: { gtProb: 1 } })).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT" });
+    await expect(lostCrf(model, first, { crf: { srgb: 0 } })).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT" });
+  });
+});
+
 describe("runLostAnnotate (stcn annotate --method lost)", () => {
   it("writes a DAVIS palette PNG of the first frame (sorted order) with object ids 1..N", async () => {
     const { folder, first } = await smallFrames();
@@ -203,6 +239,15 @@ describe("runLostAnnotate (stcn annotate --method lost)", () => {
     let differ = 0;
     for (let i = 0; i < direct.labels.length; i++) if ((direct.labels[i] === 1) !== (three.data[i] === 1)) differ++;
     expect(differ).toBe(0);
+  });
+
+  it("--method lost-crf writes the CRF-refined mask", async () => {
+    const { folder, first } = await smallFrames();
+    const out = join(dir, "ann", "crf.png");
+    await runLostAnnotate({ method: "lost-crf", model: modelPath, frames: folder, out });
+    const png = await readLabelPng(out);
+    const refined = await lostCrf(model, first);
+    expect(Buffer.from(png.data).equals(Buffer.from(refined.labels))).toBe(true);
   });
 
   it("clear errors: empty frames folder, missing model, lost-crf without a CRF, wrong method", async () => {

@@ -9,6 +9,7 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
+import { denseCrf, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
@@ -158,6 +159,77 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
   });
 }
 
+/** CRF parameters of {@link lostCrf}; defaults are the study's (FACTS 5.4). */
+export interface LostCrfOptions {
+  /** Probability of the LOST label in the unary (pydensecrf unary_from_labels). Default 10/11. */
+  gtProb?: number;
+  /** Mean-field iterations. Default 10. */
+  iterations?: number;
+  /** Gaussian (smoothness) kernel sxy in pixels. Default 3. */
+  sxyGaussian?: number;
+  /** Gaussian kernel Potts weight. Default 3. */
+  compatGaussian?: number;
+  /** Bilateral (appearance) kernel sxy in pixels. Default 40. */
+  sxyBilateral?: number;
+  /** Bilateral colour standard deviation (R, G and B). Default 13. */
+  srgb?: number;
+  /** Bilateral kernel Potts weight. Default 10. */
+  compatBilateral?: number;
+  /** CRF worker threads (default: the addon's thread count). */
+  threads?: number;
+}
+
+/** The study's CRF after LOST: 2 labels, gtProb 10/11, Gaussian sxy 3 compat 3, bilateral sxy 40 srgb 13 compat 10, 10 iterations. */
+export const LOST_CRF_DEFAULTS: Readonly<Required<Omit<LostCrfOptions, "threads">>> = Object.freeze({
+  gtProb: 10 / 11,
+  iterations: 10,
+  sxyGaussian: 3,
+  compatGaussian: 3,
+  sxyBilateral: 40,
+  srgb: 13,
+  compatBilateral: 10,
+});
+
+/** What {@link lostCrf} returns: the LOST result with `labels` replaced by the CRF's. */
+export interface LostCrfResult extends LostResult {
+  /** The LOST mask before the CRF (height × width). */
+  lostLabels: Uint8Array;
+  /** Native CRF timings. */
+  crfTiming: DenseCrfTiming;
+}
+
+/**
+ * LOST followed by the fully connected CRF, the study's first-frame masks (FACTS 3.5 + 5.4): the
+ * upsampled LOST labels are the unary (pydensecrf `unary_from_labels`, objects + 1 labels, gtProb
+ * 10/11, zero_unsure false), the RGB frame drives the bilateral kernel, and the argmax after 10
+ * mean-field iterations is the mask. With `objects` > 1 the CRF has objects + 1 labels (the natural
+ * generalisation; the study only had 2).
+ */
+export async function lostCrf(
+  model: Module | string,
+  image: RgbImage | string,
+  options: LostOptions & { device?: string; crf?: LostCrfOptions } = {},
+): Promise<LostCrfResult> {
+  const c = { ...LOST_CRF_DEFAULTS, ...(options.crf ?? {}) };
+  // Checked before the network runs (denseCrf checks them again).
+  if (!(c.gtProb > 0 && c.gtProb < 1)) throw new StcnError("ERR_STCN_ARGUMENT", `gtProb must be in (0, 1), got ${c.gtProb}`);
+  if (!Number.isInteger(c.iterations) || c.iterations < 0) throw new StcnError("ERR_STCN_ARGUMENT", `CRF iterations must be a non-negative integer, got ${c.iterations}`);
+  for (const key of ["sxyGaussian", "sxyBilateral", "srgb"] as const) {
+    if (!(Number.isFinite(c[key]) && c[key] > 0)) throw new StcnError("ERR_STCN_ARGUMENT", `${key} must be a positive number, got ${c[key]}`);
+  }
+  const rgb = await withImage(image);
+  const found = await lost(model, rgb, options);
+  const crf = await denseCrf({
+    image: rgb,
+    unary: unaryFromLabels(found.labels, (options.objects ?? 1) + 1, c.gtProb, false),
+    gaussian: { sxy: c.sxyGaussian, compat: c.compatGaussian },
+    bilateral: { sxy: c.sxyBilateral, srgb: c.srgb, compat: c.compatBilateral },
+    iterations: c.iterations,
+    ...(c.threads !== undefined ? { threads: c.threads } : {}),
+  });
+  return { ...found, lostLabels: found.labels, labels: crf.labels, crfTiming: crf.timing };
+}
+
 /** First image of a folder (first file in code-unit sorted order, like Python's sorted()), or the file itself. */
 export async function firstFrame(frames: string): Promise<string> {
   let info;
@@ -191,6 +263,15 @@ export interface LostAnnotateArgs {
   objects?: number;
   feature?: LostFeature;
   kPatches?: number;
+  /** CRF parameters (lost-crf); defaults {@link LOST_CRF_DEFAULTS}. */
+  gtProb?: number;
+  crfIterations?: number;
+  sxyGaussian?: number;
+  compatGaussian?: number;
+  sxyBilateral?: number;
+  srgb?: number;
+  compatBilateral?: number;
+  threads?: number;
   /** Print a JSON summary instead of a line. */
   json?: boolean;
 }
@@ -209,6 +290,14 @@ export const lostAnnotateOptions = {
   objects: { type: "number", default: 1, describe: "objects to find (LOST repeated on the remaining patches); 1 = the published LOST" },
   feature: { type: "string", choices: ["k", "q", "v"], default: "k", describe: "last-block DINO features compared by LOST" },
   "k-patches": { type: "number", default: 100, describe: "LOST candidate patches (lowest degree)" },
+  "gt-prob": { type: "number", default: 10 / 11, describe: "lost-crf: probability of the LOST label in the CRF unary" },
+  "crf-iterations": { type: "number", default: 10, describe: "lost-crf: mean-field iterations" },
+  "sxy-gaussian": { type: "number", default: 3, describe: "lost-crf: Gaussian (smoothness) kernel sxy, pixels" },
+  "compat-gaussian": { type: "number", default: 3, describe: "lost-crf: Gaussian kernel Potts weight" },
+  "sxy-bilateral": { type: "number", default: 40, describe: "lost-crf: bilateral (appearance) kernel sxy, pixels" },
+  srgb: { type: "number", default: 13, describe: "lost-crf: bilateral colour standard deviation" },
+  "compat-bilateral": { type: "number", default: 10, describe: "lost-crf: bilateral kernel Potts weight" },
+  threads: { type: "number", describe: "lost-crf: CRF worker threads (default: STCN_NUM_THREADS / cores)" },
   json: { type: "boolean", default: false, describe: "print a JSON summary" },
 } as const;
 
@@ -223,17 +312,22 @@ export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
   for (const key of ["model", "frames", "out"] as const) {
     if (typeof args[key] !== "string" || args[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `--${key} is required for --method ${args.method}`);
   }
-  if (args.method === "lost-crf") {
-    throw new StcnError("ERR_STCN_ARGUMENT", "--method lost-crf needs the dense CRF, which this build does not have yet");
-  }
   const framePath = await firstFrame(args.frames);
   const image = await readRgb(framePath);
-  const result = await lost(args.model, image, {
-    device: args.device,
-    objects: args.objects,
-    feature: args.feature,
-    kPatches: args.kPatches,
-  });
+  const options = { device: args.device, objects: args.objects, feature: args.feature, kPatches: args.kPatches };
+  const crfOptions: LostCrfOptions = {
+    gtProb: args.gtProb,
+    iterations: args.crfIterations,
+    sxyGaussian: args.sxyGaussian,
+    compatGaussian: args.compatGaussian,
+    sxyBilateral: args.sxyBilateral,
+    srgb: args.srgb,
+    compatBilateral: args.compatBilateral,
+    threads: args.threads,
+  };
+  for (const key of Object.keys(crfOptions) as Array<keyof LostCrfOptions>) if (crfOptions[key] === undefined) delete crfOptions[key];
+  const result: LostResult & { crfTiming?: DenseCrfTiming } =
+    args.method === "lost-crf" ? await lostCrf(args.model, image, { ...options, crf: crfOptions }) : await lost(args.model, image, options);
   await writeLabelPng(args.out, result.labels, result.width, result.height);
   const summary = {
     method: args.method,
@@ -243,14 +337,15 @@ export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
     height: result.height,
     grid: [result.rows, result.cols],
     objects: result.objects.map((o) => ({ id: o.id, seed: [o.seedRow, o.seedCol], patches: o.area, box: o.box })),
-    timings: result.timings,
+    timings: { ...result.timings, ...(result.crfTiming ? { crfMs: result.crfTiming.totalMs } : {}) },
   };
   if (args.json) console.log(JSON.stringify(summary));
   else {
     const parts = summary.objects.map((o) => `object ${o.id}: seed (${o.seed.join(",")}), ${o.patches} patches, box [${o.box.join(",")}]`);
     console.log(
       `${args.method}: ${framePath} -> ${args.out} (${result.width}x${result.height}, grid ${result.rows}x${result.cols}); ${parts.join("; ")}; ` +
-        `DINO+Gram ${result.timings.featuresMs.toFixed(0)} ms, graph ${result.timings.graphMs.toFixed(0)} ms`,
+        `DINO+Gram ${result.timings.featuresMs.toFixed(0)} ms, graph ${result.timings.graphMs.toFixed(0)} ms` +
+        (result.crfTiming ? `, CRF ${result.crfTiming.totalMs.toFixed(0)} ms` : ""),
     );
   }
 }
