@@ -18,12 +18,16 @@ double msSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+constexpr int kMaxLabels = 256;
+
 [[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::Argument, "denseCrf: " + message); }
 
 void validate(const CrfInput& in) {
   if (in.width < 1 || in.height < 1) fail("image size must be positive, got " + std::to_string(in.width) + "x" + std::to_string(in.height));
   if (static_cast<int64_t>(in.width) * in.height > (int64_t{1} << 30)) fail("image too large");
-  if (in.nLabels < 1) fail("nLabels must be >= 1, got " + std::to_string(in.nLabels));
+  if (in.nLabels < 1 || in.nLabels > kMaxLabels) {
+    fail("nLabels must be in [1, " + std::to_string(kMaxLabels) + "], got " + std::to_string(in.nLabels));
+  }
   if (in.iterations < 0) fail("iterations must be >= 0, got " + std::to_string(in.iterations));
   const size_t n = static_cast<size_t>(in.width) * in.height;
   switch (in.unaryKind) {
@@ -64,15 +68,17 @@ void validate(const CrfInput& in) {
   }
 }
 
-// One pairwise term: lattice, per-pixel normaliser, Potts weight.
+// One pairwise term: lattice, per-pixel normaliser, Potts weight, and its grids. Grids are
+// vertex-major ([M+1][nLabels], slot 0 = "no neighbour", always 0) like the reference's values.
 struct Kernel {
   Permutohedral lattice;
   std::vector<float> norm;
   bool normBefore = false;  // multiply Q by norm before filtering
   bool normAfter = false;   // multiply the filtered values by norm
   float compat = 0.0f;
-  std::vector<float> grid;  // [nLabels][M+1]
-  std::vector<float> tmp;   // [nLabels][M+1]
+  std::vector<float> grid;                 // blurred values, read by the slice
+  std::vector<float> tmp;                  // blur scratch
+  std::vector<std::vector<float>> splat;   // one splat accumulator per thread
 };
 
 void setupKernel(Kernel& k, const PairwiseTerm& term, const CrfInput& in, int threads) {
@@ -123,42 +129,167 @@ void setupKernel(Kernel& k, const PairwiseTerm& term, const CrfInput& in, int th
   const size_t g = static_cast<size_t>(k.lattice.gridSize()) * in.nLabels;
   k.grid.assign(g, 0.0f);
   k.tmp.assign(g, 0.0f);
+  k.splat.assign(static_cast<size_t>(std::max(1, in.threads)), std::vector<float>(g, 0.0f));
 }
 
-// Q[:, i] = softmax(t) with the reference's arithmetic (max-subtracted, exp, divide by the sum).
-inline void softmaxInto(const float* t, int nLabels, float* q, size_t stride) {
+// grid = sum of the threads' splat accumulators (in thread order), then the d+1 blur passes
+// new = old + 0.5 * (n1 + n2) on all labels of a vertex.
+void reduceAndBlur(Kernel& ker, int L, int usedThreads) {
+  const size_t g = ker.grid.size();
+  float* values = ker.grid.data();
+  std::copy(ker.splat[0].begin(), ker.splat[0].end(), ker.grid.begin());
+  for (int t = 1; t < usedThreads; t++) {
+    const float* s = ker.splat[t].data();
+    for (size_t j = 0; j < g; j++) values[j] += s[j];
+  }
+  const int d = ker.lattice.dims();
+  const int m = ker.lattice.latticePoints();
+  const int32_t* nbAll = ker.lattice.neighbourSlots();
+  float* next = ker.tmp.data();
+  for (int k = 0; k < L; k++) next[k] = 0.0f;
+  for (int j = 0; j <= d; j++) {
+    const int32_t* nb = nbAll + static_cast<size_t>(j) * m * 2;
+    for (int i = 0; i < m; i++) {
+      const float* o = values + static_cast<size_t>(i + 1) * L;
+      const float* n1 = values + static_cast<size_t>(nb[2 * i]) * L;
+      const float* n2 = values + static_cast<size_t>(nb[2 * i + 1]) * L;
+      float* out = next + static_cast<size_t>(i + 1) * L;
+      for (int k = 0; k < L; k++) out[k] = o[k] + 0.5f * (n1[k] + n2[k]);
+    }
+    std::swap(values, next);
+  }
+  if (values != ker.grid.data()) std::copy(values, values + g, ker.grid.data());
+}
+
+// Splat a block of pixels' Q (qBlock[(i-begin)*L + k]) into `acc`, times norm_i when normalising
+// before (the reference multiplies Q by the normaliser, then adds w * value per vertex).
+template <int D, int LL>
+void splatBlock(const Kernel& ker, int64_t begin, int64_t end, int lRuntime, const float* qBlock, float* acc) {
+  constexpr int dp1 = D + 1;
+  const int L = LL > 0 ? LL : lRuntime;
+  const int32_t* slots = ker.lattice.slots();
+  const float* weights = ker.lattice.weights();
+  const float* norm = ker.norm.data();
+  float v[LL > 0 ? LL : kMaxLabels];
+  for (int64_t i = begin; i < end; i++) {
+    const float* qi = qBlock + (i - begin) * L;
+    if (ker.normBefore) {
+      const float nrm = norm[i];
+      for (int k = 0; k < L; k++) v[k] = qi[k] * nrm;
+    } else {
+      for (int k = 0; k < L; k++) v[k] = qi[k];
+    }
+    const int32_t* o = slots + i * dp1;
+    const float* w = weights + i * dp1;
+    for (int r = 0; r < dp1; r++) {
+      float* a = acc + static_cast<size_t>(o[r]) * L;
+      for (int k = 0; k < L; k++) a[k] += w[r] * v[k];
+    }
+  }
+}
+
+// acc[j*L + k] += compat * post(slice_k(pixel begin+j)) for pixels [begin, end), with the
+// reference's float order: s = sum_r w_r * v_r * alpha (or (w_r * alpha) * v_r for > 2 labels),
+// post = s * norm_i when normalising after, and T - (-compat * post).
+template <int D, int LL>
+void sliceAccumulate(const Kernel& ker, int64_t begin, int64_t end, int lRuntime, float* acc) {
+  constexpr int dp1 = D + 1;
+  const int L = LL > 0 ? LL : lRuntime;
+  const bool alphaFirst = L > 2;
+  const int32_t* slots = ker.lattice.slots();
+  const float* weights = ker.lattice.weights();
+  const float alpha = ker.lattice.alpha();
+  const float negCompat = -ker.compat;
+  const float* g = ker.grid.data();
+  const float* norm = ker.norm.data();
+  float s[LL > 0 ? LL : kMaxLabels];
+  for (int64_t i = begin; i < end; i++) {
+    const int32_t* o = slots + i * dp1;
+    const float* w = weights + i * dp1;
+    float* a = acc + (i - begin) * L;
+    for (int k = 0; k < L; k++) s[k] = 0.0f;
+    for (int r = 0; r < dp1; r++) {
+      const float* v = g + static_cast<size_t>(o[r]) * L;
+      if (alphaFirst) {
+        const float wa = w[r] * alpha;
+        for (int k = 0; k < L; k++) s[k] += wa * v[k];
+      } else {
+        for (int k = 0; k < L; k++) s[k] += w[r] * v[k] * alpha;
+      }
+    }
+    if (ker.normAfter) {
+      const float nrm = norm[i];
+      for (int k = 0; k < L; k++) s[k] = s[k] * nrm;
+    }
+    for (int k = 0; k < L; k++) a[k] = a[k] - negCompat * s[k];
+  }
+}
+
+template <int LL>
+void sliceAccumulateL(const Kernel& ker, int64_t begin, int64_t end, int L, float* acc) {
+  switch (ker.lattice.dims()) {
+    case 2: sliceAccumulate<2, LL>(ker, begin, end, L, acc); break;
+    case 5: sliceAccumulate<5, LL>(ker, begin, end, L, acc); break;
+    default: throw Error(ErrorCode::Internal, "denseCrf: unexpected lattice dimension");
+  }
+}
+
+template <int LL>
+void splatBlockL(const Kernel& ker, int64_t begin, int64_t end, int L, const float* qBlock, float* acc) {
+  switch (ker.lattice.dims()) {
+    case 2: splatBlock<2, LL>(ker, begin, end, L, qBlock, acc); break;
+    case 5: splatBlock<5, LL>(ker, begin, end, L, qBlock, acc); break;
+    default: throw Error(ErrorCode::Internal, "denseCrf: unexpected lattice dimension");
+  }
+}
+
+void splatBlockAny(const Kernel& ker, int64_t begin, int64_t end, int L, const float* qBlock, float* acc) {
+  switch (L) {
+    case 1: splatBlockL<1>(ker, begin, end, L, qBlock, acc); break;
+    case 2: splatBlockL<2>(ker, begin, end, L, qBlock, acc); break;
+    case 3: splatBlockL<3>(ker, begin, end, L, qBlock, acc); break;
+    case 4: splatBlockL<4>(ker, begin, end, L, qBlock, acc); break;
+    default: splatBlockL<0>(ker, begin, end, L, qBlock, acc); break;
+  }
+}
+
+void sliceAccumulateAny(const Kernel& ker, int64_t begin, int64_t end, int L, float* acc) {
+  switch (L) {
+    case 1: sliceAccumulateL<1>(ker, begin, end, L, acc); break;
+    case 2: sliceAccumulateL<2>(ker, begin, end, L, acc); break;
+    case 3: sliceAccumulateL<3>(ker, begin, end, L, acc); break;
+    case 4: sliceAccumulateL<4>(ker, begin, end, L, acc); break;
+    default: sliceAccumulateL<0>(ker, begin, end, L, acc); break;
+  }
+}
+
+// Q[:, i] = softmax(t) with the reference's arithmetic (max-subtracted, exp, divided by the sum;
+// the maximum's exp(0) is exactly 1). t is overwritten with Q.
+inline void softmaxInPlace(float* t, int L) {
+  if (L == 2) {
+    const bool first = !(t[1] > t[0]);
+    const float mx = first ? t[0] : t[1];
+    const float e0 = first ? 1.0f : std::exp(t[0] - mx);
+    const float e1 = first ? std::exp(t[1] - mx) : 1.0f;
+    const float sum = e0 + e1;
+    t[0] = e0 / sum;
+    t[1] = e1 / sum;
+    return;
+  }
   float mx = t[0];
   int arg = 0;
-  for (int k = 1; k < nLabels; k++) {
+  for (int k = 1; k < L; k++) {
     if (t[k] > mx) {
       mx = t[k];
       arg = k;
     }
   }
-  float e[256];
   float sum = 0.0f;
-  for (int k = 0; k < nLabels; k++) {
-    e[k] = k == arg ? 1.0f : std::exp(t[k] - mx);
-    sum += e[k];
+  for (int k = 0; k < L; k++) {
+    t[k] = k == arg ? 1.0f : std::exp(t[k] - mx);
+    sum += t[k];
   }
-  for (int k = 0; k < nLabels; k++) q[k * stride] = e[k] / sum;
-}
-
-// Generic softmax for any number of labels (heap scratch when > 256 labels).
-void softmaxRange(const float* negEnergy, int nLabels, size_t n, float* q, int64_t begin, int64_t end) {
-  std::vector<float> t(static_cast<size_t>(nLabels)), e(static_cast<size_t>(nLabels));
-  for (int64_t i = begin; i < end; i++) {
-    for (int k = 0; k < nLabels; k++) t[k] = negEnergy[k * n + i];
-    if (nLabels <= 256) {
-      softmaxInto(t.data(), nLabels, q + i, n);
-      continue;
-    }
-    float mx = t[0];
-    for (int k = 1; k < nLabels; k++) mx = std::max(mx, t[k]);
-    float sum = 0.0f;
-    for (int k = 0; k < nLabels; k++) sum += e[k] = std::exp(t[k] - mx);
-    for (int k = 0; k < nLabels; k++) q[k * n + i] = e[k] / sum;
-  }
+  for (int k = 0; k < L; k++) t[k] = t[k] / sum;
 }
 
 }  // namespace
@@ -216,8 +347,30 @@ CrfResult denseCrf(const CrfInput& in) {
 
   // Unary, as -U (the softmax input).
   Clock::time_point t0 = Clock::now();
-  std::vector<float> negU = computeUnary(in);
-  for (float& v : negU) v = -v;
+  // Kept pixel-major ([N][L]) for the pixel pass; with a label unary every pixel's row is one of
+  // nLabels+1 distinct rows, so only a row index per pixel is kept (less memory traffic per step).
+  std::vector<float> negU;
+  std::vector<uint8_t> rowOf;
+  if (in.unaryKind == UnaryKind::Labels && L < 256) {
+    const std::vector<float> u = computeUnary(in);  // validated above; rows recomputed exactly below
+    rowOf.resize(n);
+    negU.assign(static_cast<size_t>(L + 1) * L, 0.0f);
+    std::vector<bool> have(static_cast<size_t>(L + 1), false);
+    for (size_t i = 0; i < n; i++) {
+      const int label = in.labels[i];
+      const int row = in.zeroUnsure ? (label == 0 ? L : label - 1) : label;
+      rowOf[i] = static_cast<uint8_t>(row);
+      if (!have[row]) {
+        have[row] = true;
+        for (int k = 0; k < L; k++) negU[static_cast<size_t>(row) * L + k] = -u[k * n + i];
+      }
+    }
+  } else {
+    const std::vector<float> u = computeUnary(in);
+    negU.resize(n * L);
+    for (size_t i = 0; i < n; i++)
+      for (int k = 0; k < L; k++) negU[i * L + k] = -u[k * n + i];
+  }
   result.unaryMs = msSince(t0);
 
   // Lattices and normalisers: the terms are independent, so they are built in parallel.
@@ -226,7 +379,9 @@ CrfResult denseCrf(const CrfInput& in) {
   std::vector<std::unique_ptr<Kernel>> kernels;
   for (int m = 0; m < nTerms; m++) kernels.push_back(std::make_unique<Kernel>());
   if (in.iterations > 0 && nTerms > 0) {
-    const int inner = std::max(1, threads / nTerms);
+    // Each term's parallel parts (simplex search, neighbours) get every thread; the sequential parts
+    // (vertex numbering, normaliser) of different terms overlap.
+    const int inner = threads;
     parallelFor(std::min(threads, nTerms), nTerms, [&](int64_t b, int64_t e) {
       for (int64_t m = b; m < e; m++) setupKernel(*kernels[m], in.pairwise[m], in, inner);
     });
@@ -235,59 +390,46 @@ CrfResult denseCrf(const CrfInput& in) {
   result.setupMs = msSince(t0);
 
   // Mean-field: Q0 = softmax(-U); each step Q = softmax(-U + sum_m w_m * Filter_m(Q)).
+  // One pass over the pixels per step: slice the blurred grids, softmax, and splat the new Q into
+  // per-thread accumulators for the next step; then sum the accumulators and blur.
   t0 = Clock::now();
   result.q.assign(n * L, 0.0f);
   float* q = result.q.data();
-  parallelFor(threads, static_cast<int64_t>(n), [&](int64_t b, int64_t e) { softmaxRange(negU.data(), L, n, q, b, e); });
-
-  const bool alphaFirst = L > 2;  // the reference slices with its SSE path for > 2 labels
-  for (int it = 0; it < in.iterations && nTerms > 0; it++) {
-    // Splat + blur, one (label, term) pair per task.
-    parallelFor(threads, static_cast<int64_t>(L) * nTerms, [&](int64_t b, int64_t e) {
-      for (int64_t task = b; task < e; task++) {
-        const int k = static_cast<int>(task / nTerms);
-        Kernel& ker = *kernels[task % nTerms];
-        const size_t g = static_cast<size_t>(ker.lattice.gridSize());
-        float* grid = ker.grid.data() + k * g;
-        std::fill(grid, grid + g, 0.0f);
-        ker.lattice.splat(grid, q + k * n, ker.normBefore ? ker.norm.data() : nullptr);
-        ker.lattice.blur(grid, ker.tmp.data() + k * g, false);
+  const int iterations = nTerms > 0 ? in.iterations : 0;
+  const int usedThreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, static_cast<int64_t>(n))));
+  for (int it = 0; it <= iterations; it++) {
+    const bool slice = it > 0;
+    const bool splat = it < iterations;
+    if (slice) {
+      parallelFor(std::min(threads, nTerms), nTerms, [&](int64_t b, int64_t e) {
+        for (int64_t m = b; m < e; m++) reduceAndBlur(*kernels[m], L, usedThreads);
+      });
+    }
+    parallelChunks(usedThreads, static_cast<int64_t>(n), [&](int64_t chunk, int64_t b, int64_t e) {
+      const size_t thread = static_cast<size_t>(chunk);
+      if (splat) {
+        for (auto& kp : kernels) std::fill(kp->splat[thread].begin(), kp->splat[thread].end(), 0.0f);
       }
-    });
-    // Slice, compatibility, softmax, pixel ranges in parallel.
-    parallelFor(threads, static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
-      std::vector<float> t(static_cast<size_t>(L));
-      for (int64_t i = b; i < e; i++) {
-        for (int k = 0; k < L; k++) t[k] = negU[k * n + i];
-        for (int m = 0; m < nTerms; m++) {
-          const Kernel& ker = *kernels[m];
-          const int dp1 = ker.lattice.dims() + 1;
-          const int32_t* o = ker.lattice.slots() + i * dp1;
-          const float* w = ker.lattice.weights() + i * dp1;
-          const float alpha = ker.lattice.alpha();
-          const size_t g = static_cast<size_t>(ker.lattice.gridSize());
-          const float nrm = ker.norm[i];
-          for (int k = 0; k < L; k++) {
-            const float* grid = ker.grid.data() + k * g;
-            float s = 0.0f;
-            if (alphaFirst) {
-              for (int r = 0; r < dp1; r++) s += (w[r] * alpha) * grid[o[r]];
-            } else {
-              for (int r = 0; r < dp1; r++) s += w[r] * grid[o[r]] * alpha;
-            }
-            if (ker.normAfter) s = s * nrm;
-            // Potts: the reference subtracts (-w * filtered), i.e. adds w * filtered.
-            t[k] = t[k] - (-ker.compat * s);
+      constexpr int64_t kBlock = 256;
+      std::vector<float> acc(static_cast<size_t>(kBlock) * L);
+      for (int64_t b0 = b; b0 < e; b0 += kBlock) {
+        const int64_t e0 = std::min(e, b0 + kBlock);
+        for (int64_t i = b0; i < e0; i++) {
+          const float* row = negU.data() + (rowOf.empty() ? static_cast<size_t>(i) : rowOf[i]) * L;
+          for (int k = 0; k < L; k++) acc[(i - b0) * L + k] = row[k];
+        }
+        if (slice) {
+          for (const auto& kp : kernels) sliceAccumulateAny(*kp, b0, e0, L, acc.data());
+        }
+        for (int64_t i = b0; i < e0; i++) {
+          float* t = acc.data() + (i - b0) * L;
+          softmaxInPlace(t, L);
+          if (!splat) {
+            for (int k = 0; k < L; k++) q[k * n + i] = t[k];
           }
         }
-        if (L <= 256) {
-          softmaxInto(t.data(), L, q + i, n);
-        } else {
-          float mx = t[0];
-          for (int k = 1; k < L; k++) mx = std::max(mx, t[k]);
-          float sum = 0.0f;
-          for (int k = 0; k < L; k++) sum += (t[k] = std::exp(t[k] - mx));
-          for (int k = 0; k < L; k++) q[k * n + i] = t[k] / sum;
+        if (splat) {
+          for (const auto& kp : kernels) splatBlockAny(*kp, b0, e0, L, acc.data(), kp->splat[thread].data());
         }
       }
     });

@@ -32,7 +32,7 @@ enum class UnaryKind {
 struct CrfInput {
   int width = 0;
   int height = 0;
-  int nLabels = 0;
+  int nLabels = 0;                 // 1..256
   const uint8_t* image = nullptr;  // H*W*3 RGB (channel order as stored); needed by bilateral terms
   UnaryKind unaryKind = UnaryKind::Labels;
   const uint8_t* labels = nullptr;        // Labels: H*W label values

@@ -13,91 +13,108 @@ namespace {
 constexpr int kMaxDims = 16;
 
 // Open-addressing (linear probing) hash table from d-dimensional int16 keys to dense vertex ids,
-// assigned in insertion order (the reference's order: point by point, vertex 0..d).
+// assigned in insertion order (the reference's order: point by point, vertex 0..d). Each slot holds
+// the id and 32 bits of the key's hash, so a probe only reads the stored key on a likely match; the
+// table starts small and doubles at half load (it stays cache-sized: ~2-4 slots per vertex).
 class LatticeHash {
  public:
-  LatticeHash(int keySize, int64_t expected) : keySize_(keySize) {
-    size_t capacity = 1024;
-    while (capacity < static_cast<size_t>(expected) * 2) capacity *= 2;
-    table_.assign(capacity, -1);
-    mask_ = capacity - 1;
-    keys_.reserve(static_cast<size_t>(expected) * keySize_);
+  explicit LatticeHash(int keySize) : keySize_(keySize) {
+    slots_.assign(4096, Slot{-1, 0});
+    mask_ = slots_.size() - 1;
   }
 
   int size() const { return filled_; }
   const int16_t* key(int id) const { return keys_.data() + static_cast<size_t>(id) * keySize_; }
 
   int findOrInsert(const int16_t* k) {
-    if (2 * static_cast<size_t>(filled_) >= table_.size()) grow();
-    size_t h = hash(k) & mask_;
+    if (2 * static_cast<size_t>(filled_) >= slots_.size()) grow();
+    const uint64_t hv = hash(k);
+    const uint32_t tag = static_cast<uint32_t>(hv >> 32);
+    size_t h = static_cast<size_t>(hv) & mask_;
     for (;;) {
-      const int e = table_[h];
-      if (e < 0) {
+      const Slot s = slots_[h];
+      if (s.id < 0) {
         keys_.insert(keys_.end(), k, k + keySize_);
-        table_[h] = filled_;
+        slots_[h] = Slot{filled_, tag};
         return filled_++;
       }
-      if (std::memcmp(key(e), k, sizeof(int16_t) * keySize_) == 0) return e;
+      if (s.tag == tag && equal(key(s.id), k)) return s.id;
       h = (h + 1) & mask_;
     }
   }
 
   // -1 when absent. Read-only (safe from several threads once building is over).
   int find(const int16_t* k) const {
-    size_t h = hash(k) & mask_;
+    const uint64_t hv = hash(k);
+    const uint32_t tag = static_cast<uint32_t>(hv >> 32);
+    size_t h = static_cast<size_t>(hv) & mask_;
     for (;;) {
-      const int e = table_[h];
-      if (e < 0) return -1;
-      if (std::memcmp(key(e), k, sizeof(int16_t) * keySize_) == 0) return e;
+      const Slot s = slots_[h];
+      if (s.id < 0) return -1;
+      if (s.tag == tag && equal(key(s.id), k)) return s.id;
       h = (h + 1) & mask_;
     }
   }
 
  private:
-  size_t hash(const int16_t* k) const {
+  struct Slot {
+    int32_t id;
+    uint32_t tag;
+  };
+
+  bool equal(const int16_t* a, const int16_t* b) const {
+    for (int i = 0; i < keySize_; i++)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+
+  uint64_t hash(const int16_t* k) const {
     uint64_t r = 0;
     for (int i = 0; i < keySize_; i++) {
       r += static_cast<uint16_t>(k[i]);
       r *= 0x9E3779B97F4A7C15ull;
     }
-    return static_cast<size_t>(r ^ (r >> 29));
+    return r ^ (r >> 31);
   }
 
   void grow() {
-    std::vector<int32_t> old;
-    old.swap(table_);
-    table_.assign(old.size() * 2, -1);
-    mask_ = table_.size() - 1;
-    for (int32_t e : old) {
-      if (e < 0) continue;
-      size_t h = hash(key(e)) & mask_;
-      while (table_[h] >= 0) h = (h + 1) & mask_;
-      table_[h] = e;
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(old.size() * 2, Slot{-1, 0});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.id < 0) continue;
+      size_t h = static_cast<size_t>(hash(key(s.id))) & mask_;
+      while (slots_[h].id >= 0) h = (h + 1) & mask_;
+      slots_[h] = s;
     }
   }
 
   int keySize_;
   int filled_ = 0;
   size_t mask_ = 0;
-  std::vector<int32_t> table_;
+  std::vector<Slot> slots_;
   std::vector<int16_t> keys_;
 };
 
-// Elevation, simplex, barycentric weights and vertex keys of every point; D > 0 is the compile-time
-// dimension, D == 0 reads it from `d`.
+// Round to nearest, ties to even (the reference's SSE path: _mm_cvtps_epi32 under the default MXCSR).
+inline float roundEven(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  if (std::fabs(v) < 4194304.0f) return (v + kMagic) - kMagic;
+  return std::nearbyint(v);
+}
+
+// Per point: the remainder-0 lattice point (int16) and rank of each of the d+1 coordinates, and the
+// barycentric weights. D > 0 is the compile-time dimension, D == 0 reads it from `dRuntime`.
 template <int D>
-void buildVertices(const float* features, int n, int dRuntime, LatticeHash& hash, int32_t* offset, float* bary) {
+void simplexOfPoints(const float* features, int64_t begin, int64_t end, int dRuntime, int16_t* rem0Out, uint8_t* rankOut,
+                     float* bary) {
   const int d = D > 0 ? D : dRuntime;
   const int dp1 = d + 1;
   // Expected standard deviation of the filter (p.6 in Adams et al. 2010), as the reference computes it.
   const float invStdDev = static_cast<float>(std::sqrt(2.0 / 3.0) * dp1);
   float scale[kMaxDims];
   for (int i = 0; i < d; i++) scale[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>((i + 2) * (i + 1))) * invStdDev);
-  int canonical[kMaxDims + 1][kMaxDims + 1];
-  for (int r = 0; r <= d; r++) {
-    for (int j = 0; j <= d - r; j++) canonical[r][j] = r;
-    for (int j = d - r + 1; j <= d; j++) canonical[r][j] = r - dp1;
-  }
   const float invDp1 = 1.0f / static_cast<float>(dp1);
   const float fDp1 = static_cast<float>(dp1);
 
@@ -105,30 +122,24 @@ void buildVertices(const float* features, int n, int dRuntime, LatticeHash& hash
   float rem0[kMaxDims + 1];
   int rank[kMaxDims + 1];
   float b[kMaxDims + 2];
-  int16_t keys[kMaxDims + 1][kMaxDims];
-  int16_t prevKeys[kMaxDims + 1][kMaxDims];
-  int32_t prevIds[kMaxDims + 1];
-  bool havePrev = false;
-
-  for (int p = 0; p < n; p++) {
+  for (int64_t p = begin; p < end; p++) {
     const float* f = features + static_cast<size_t>(p) * d;
     // Elevate (y = E p, p.5 in Adams et al. 2010).
     float sm = 0.0f;
+    bool finite = true;
     for (int j = d; j > 0; j--) {
-      if (!std::isfinite(f[j - 1])) {
-        throw Error(ErrorCode::Argument, "permutohedral lattice: feature " + std::to_string(j - 1) + " of point " +
-                                             std::to_string(p) + " is not finite");
-      }
+      finite = finite && std::isfinite(f[j - 1]);
       const float cf = f[j - 1] * scale[j - 1];
       elevated[j] = sm - static_cast<float>(j) * cf;
       sm += cf;
     }
     elevated[0] = sm;
+    if (!finite) throw Error(ErrorCode::Argument, "permutohedral lattice: a feature of point " + std::to_string(p) + " is not finite");
 
-    // Closest remainder-0 point: round to nearest (ties to even, as the reference's SSE path).
+    // Closest remainder-0 point.
     float sum = 0.0f;
     for (int i = 0; i <= d; i++) {
-      const float v = std::nearbyint(invDp1 * elevated[i]);
+      const float v = roundEven(invDp1 * elevated[i]);
       rem0[i] = v * fDp1;
       sum += v;
     }
@@ -162,38 +173,66 @@ void buildVertices(const float* features, int n, int dRuntime, LatticeHash& hash
     }
     b[0] += 1.0f + b[d + 1];
 
-    // Vertex keys (the first d lattice coordinates; the last one is implied).
-    for (int r = 0; r <= d; r++) {
-      for (int i = 0; i < d; i++) {
-        const float kv = rem0[i] + static_cast<float>(canonical[r][rank[i]]);
-        if (!(kv > -32000.0f && kv < 32000.0f)) {
-          throw Error(ErrorCode::Argument,
-                      "permutohedral lattice: feature values of point " + std::to_string(p) +
-                          " are too large for 16-bit lattice coordinates (is a kernel width such as sxy/srgb far too small?)");
-        }
-        keys[r][i] = static_cast<int16_t>(kv);
+    int16_t* ro = rem0Out + static_cast<size_t>(p) * dp1;
+    uint8_t* rk = rankOut + static_cast<size_t>(p) * dp1;
+    float* w = bary + static_cast<size_t>(p) * dp1;
+    for (int i = 0; i <= d; i++) {
+      // Vertex coordinates are rem0 + (r or r - (d+1)): keep them inside int16 (as the reference's keys).
+      if (!(rem0[i] > -32000.0f && rem0[i] < 32000.0f)) {
+        throw Error(ErrorCode::Argument,
+                    "permutohedral lattice: feature values of point " + std::to_string(p) +
+                        " are too large for 16-bit lattice coordinates (is a kernel width such as sxy/srgb far too small?)");
+      }
+      ro[i] = static_cast<int16_t>(rem0[i]);
+      rk[i] = static_cast<uint8_t>(rank[i]);
+      w[i] = b[i];
+    }
+  }
+}
+
+// Vertex ids of every point, in the reference's insertion order (sequential).
+template <int D>
+void insertVertices(int n, int dRuntime, const int16_t* rem0, const uint8_t* rank, LatticeHash& hash, int32_t* offset) {
+  const int d = D > 0 ? D : dRuntime;
+  const int dp1 = d + 1;
+  int canonical[kMaxDims + 1][kMaxDims + 1];
+  for (int r = 0; r <= d; r++) {
+    for (int j = 0; j <= d - r; j++) canonical[r][j] = r;
+    for (int j = d - r + 1; j <= d; j++) canonical[r][j] = r - dp1;
+  }
+  int16_t keys[kMaxDims + 1][kMaxDims];
+  int16_t prevKeys[kMaxDims + 1][kMaxDims];
+  int32_t prevIds[kMaxDims + 1];
+  for (int p = 0; p < n; p++) {
+    const int16_t* ro = rem0 + static_cast<size_t>(p) * dp1;
+    const uint8_t* rk = rank + static_cast<size_t>(p) * dp1;
+    int32_t* off = offset + static_cast<size_t>(p) * dp1;
+    if (p > 0) {
+      // Same simplex as the previous point (common for neighbouring pixels): same vertices.
+      bool same = true;
+      for (int i = 0; i < d; i++) same = same && ro[i] == ro[i - dp1] && rk[i] == rk[i - dp1];
+      if (same) {
+        for (int r = 0; r <= d; r++) off[r] = off[r - dp1];
+        continue;
       }
     }
-    int32_t* off = offset + static_cast<size_t>(p) * dp1;
-    float* w = bary + static_cast<size_t>(p) * dp1;
+    for (int r = 0; r <= d; r++)
+      for (int i = 0; i < d; i++) keys[r][i] = static_cast<int16_t>(ro[i] + canonical[r][rk[i]]);
     for (int r = 0; r <= d; r++) {
       int id = -1;
       // Neighbouring points mostly share vertices: look in the previous point's vertices first.
-      if (havePrev) {
-        for (int q = 0; q <= d; q++) {
-          if (std::memcmp(prevKeys[q], keys[r], sizeof(int16_t) * d) == 0) {
-            id = prevIds[q];
-            break;
-          }
+      if (p > 0) {
+        for (int q = 0; q <= d && id < 0; q++) {
+          bool eq = true;
+          for (int i = 0; i < d; i++) eq = eq && prevKeys[q][i] == keys[r][i];
+          if (eq) id = prevIds[q];
         }
       }
       if (id < 0) id = hash.findOrInsert(keys[r]);
       off[r] = id + 1;
-      w[r] = b[r];
     }
-    std::memcpy(prevKeys, keys, sizeof(keys));
+    std::memcpy(prevKeys, keys, sizeof(keys[0]) * dp1);
     for (int r = 0; r <= d; r++) prevIds[r] = off[r] - 1;
-    havePrev = true;
   }
 }
 
@@ -242,11 +281,24 @@ void Permutohedral::init(const float* features, int n, int d, int threads) {
   offset_.assign(static_cast<size_t>(n) * dp1, 0);
   bary_.assign(static_cast<size_t>(n) * dp1, 0.0f);
 
-  LatticeHash hash(d, std::max<int64_t>(1024, static_cast<int64_t>(n) * dp1 / 8));
-  switch (d) {
-    case 2: buildVertices<2>(features, n, d, hash, offset_.data(), bary_.data()); break;
-    case 5: buildVertices<5>(features, n, d, hash, offset_.data(), bary_.data()); break;
-    default: buildVertices<0>(features, n, d, hash, offset_.data(), bary_.data()); break;
+  // The simplex of each point (parallel), then vertex ids in point order (sequential), as the
+  // reference numbers its vertices.
+  LatticeHash hash(d);
+  {
+    std::vector<int16_t> rem0(static_cast<size_t>(n) * dp1);
+    std::vector<uint8_t> rank(static_cast<size_t>(n) * dp1);
+    parallelFor(threads, n, [&](int64_t b, int64_t e) {
+      switch (d) {
+        case 2: simplexOfPoints<2>(features, b, e, d, rem0.data(), rank.data(), bary_.data()); break;
+        case 5: simplexOfPoints<5>(features, b, e, d, rem0.data(), rank.data(), bary_.data()); break;
+        default: simplexOfPoints<0>(features, b, e, d, rem0.data(), rank.data(), bary_.data()); break;
+      }
+    });
+    switch (d) {
+      case 2: insertVertices<2>(n, d, rem0.data(), rank.data(), hash, offset_.data()); break;
+      case 5: insertVertices<5>(n, d, rem0.data(), rank.data(), hash, offset_.data()); break;
+      default: insertVertices<0>(n, d, rem0.data(), rank.data(), hash, offset_.data()); break;
+    }
   }
   m_ = hash.size();
 

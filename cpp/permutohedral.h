@@ -14,14 +14,15 @@
 
 namespace stcn::crf {
 
-// Runs fn(begin, end) on up to `threads` threads over [0, count) in contiguous chunks (the calling
-// thread runs the first chunk). Exceptions from any chunk are rethrown after all chunks finished.
+// Runs fn(chunk, begin, end) on up to `threads` threads over [0, count) in contiguous chunks
+// (chunk = 0.. number of chunks - 1; the calling thread runs chunk 0). Exceptions from any chunk are
+// rethrown after all chunks finished.
 template <typename F>
-void parallelFor(int threads, int64_t count, F&& fn) {
+void parallelChunks(int threads, int64_t count, F&& fn) {
   if (count <= 0) return;
   const int64_t t = std::max<int64_t>(1, std::min<int64_t>(threads, count));
   if (t == 1) {
-    fn(int64_t{0}, count);
+    fn(int64_t{0}, int64_t{0}, count);
     return;
   }
   std::vector<std::exception_ptr> errors(static_cast<size_t>(t));
@@ -29,7 +30,7 @@ void parallelFor(int threads, int64_t count, F&& fn) {
   pool.reserve(static_cast<size_t>(t - 1));
   auto chunk = [&](int64_t c) {
     try {
-      fn(count * c / t, count * (c + 1) / t);
+      fn(c, count * c / t, count * (c + 1) / t);
     } catch (...) {
       errors[static_cast<size_t>(c)] = std::current_exception();
     }
@@ -39,6 +40,12 @@ void parallelFor(int threads, int64_t count, F&& fn) {
   for (std::thread& th : pool) th.join();
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
+}
+
+// parallelChunks without the chunk index: fn(begin, end).
+template <typename F>
+void parallelFor(int threads, int64_t count, F&& fn) {
+  parallelChunks(threads, count, [&fn](int64_t, int64_t begin, int64_t end) { fn(begin, end); });
 }
 
 class Permutohedral {
@@ -70,6 +77,8 @@ class Permutohedral {
   // Per point i, vertex r (r = 0..d): grid slot (vertex + 1) and barycentric weight.
   const int32_t* slots() const { return offset_.data(); }
   const float* weights() const { return bary_.data(); }
+  // Per axis j (0..d), vertex i: grid slots of its two neighbours at [(j * M + i) * 2 + 0/1].
+  const int32_t* neighbourSlots() const { return neighbours_.data(); }
 
  private:
   int n_ = 0;
