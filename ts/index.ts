@@ -85,3 +85,22 @@ export {
   type SomethingElseFrame,
   type SomethingElseLabel,
 } from "./davis/something-else.js";
+export {
+  lost,
+  lostCrf,
+  lostGraph,
+  upsampleNearest,
+  runLostAnnotate,
+  lostAnnotateOptions,
+  LOST_CRF_DEFAULTS,
+  type LostOptions,
+  type LostResult,
+  type LostCrfOptions,
+  type LostCrfResult,
+  type LostFeature,
+  type LostObject,
+  type LostGeometry,
+  type LostGraphOptions,
+  type LostGraphResult,
+  type LostAnnotateArgs,
+} from "./annotators/lost.js";

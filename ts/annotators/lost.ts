@@ -7,13 +7,13 @@
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
-import { readdir, stat } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { stat } from "node:fs/promises";
 import { denseCrf, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
 import { loadModule, Module } from "../module.js";
+import { listFrames, type VideoFrame } from "../stcn/video.js";
 import { Tensor } from "../tensor.js";
 import { lostGraph, upsampleNearest, type LostObject } from "./lost-graph.js";
 
@@ -230,7 +230,10 @@ export async function lostCrf(
   return { ...found, lostLabels: found.labels, labels: crf.labels, crfTiming: crf.timing };
 }
 
-/** First image of a folder (first file in code-unit sorted order, like Python's sorted()), or the file itself. */
+/**
+ * The frame to annotate: `frames` itself when it is a file, else the first frame of the folder in the
+ * order `stcn segment` propagates (listFrames: .jpg/.jpeg/.png, code-unit sorted like Python's sorted()).
+ */
 export async function firstFrame(frames: string): Promise<string> {
   let info;
   try {
@@ -239,16 +242,9 @@ export async function firstFrame(frames: string): Promise<string> {
     throw new StcnError("ERR_STCN_INPUT", `--frames ${frames}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   if (!info.isDirectory()) return frames;
-  const images = (await readdir(frames))
-    .filter((f) => !f.startsWith(".") && IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (images.length === 0) {
-    throw new StcnError("ERR_STCN_INPUT", `--frames ${frames} holds no image (${[...IMAGE_EXTENSIONS].join(", ")})`);
-  }
-  return join(frames, images[0] as string);
+  const list = await listFrames(frames);
+  return (list[0] as VideoFrame).path;
 }
-
-const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"]);
 
 /** Arguments of `stcn annotate --method lost|lost-crf` (see {@link lostAnnotateOptions}). */
 export interface LostAnnotateArgs {
