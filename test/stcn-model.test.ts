@@ -10,7 +10,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, Tensor, type Module } from "../dist/index.js";
-import { python, repoRoot, runPython, tempDir } from "./helpers.js";
+import { readRgb } from "../dist/io/image.js";
+import { readLabelPng } from "../dist/io/png.js";
+import { dataRoot, python, repoRoot, runPython, tempDir } from "./helpers.js";
 
 const torchscriptDir = join(repoRoot, "torchscript");
 
@@ -151,13 +153,21 @@ torch.save(sd, sys.argv[2])`,
     expect(r.stderr).toContain("junk.pth");
   });
 
-  it("loads the stage-0 variant (4-channel value_encoder.conv1, zero-padded) with a module. prefix", async () => {
+  it("loads the stage-0 variant (4-channel value_encoder.conv1, zero-padded), module. prefix, saved from CUDA", async () => {
     const s0 = join(dir, "stage0.pth");
+    // Storages tagged "cuda:0" as a GPU-saved checkpoint has them (plain torch.load fails on a CPU host).
     py(
-      `import torch
+      `import torch, torch.serialization as ser
 sd = torch.load(sys.argv[1], map_location="cpu")
 sd["value_encoder.conv1.weight"] = sd["value_encoder.conv1.weight"][:, :4].clone()
-torch.save({"module." + k: v for k, v in sd.items()}, sys.argv[2])`,
+ser.location_tag = lambda storage: "cuda:0"
+torch.save({"module." + k: v for k, v in sd.items()}, sys.argv[2])
+if not torch.cuda.is_available():
+    try:
+        torch.load(sys.argv[2])
+        raise SystemExit("expected a CUDA-tagged checkpoint")
+    except RuntimeError as e:
+        assert "CUDA" in str(e), e`,
       [join(dir, "official.pth"), s0],
     );
     const out = join(dir, "stage0.pt");
@@ -186,7 +196,7 @@ print(len(b), tuple(w.shape), bool(torch.equal(w[:, :4], a["value_encoder.conv1.
       `import torch, stcn
 a = torch.load(sys.argv[1]); b = stcn.random_init(7).state_dict(); c = stcn.random_init(8).state_dict()
 torch.manual_seed(7); raw = stcn.STCN().key_proj.key_proj.weight
-print(all(torch.equal(a[k], b[k]) for k in a), any(torch.equal(a[k], c[k]) for k in a if k.endswith("weight")),
+print(all(torch.equal(a[k], b[k]) for k in a), any(torch.equal(a[k], c[k]) for k in a if k.endswith("weight") and a[k].dim() > 1),
       bool(torch.allclose(a["key_proj.key_proj.weight"], raw * 0.08)))`,
       [join(dir, "official.pth")],
     ).trim();
@@ -325,4 +335,216 @@ json.dump({"shapes": shapes}, open(os.path.join(out, "shapes.json"), "w"))`,
       });
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The eager reference loop (torchscript/reference_stcn.py) on small real clips
+// ---------------------------------------------------------------------------------------------------
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+
+/** Runs reference_stcn.py (no throw on failure). */
+function reference(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(python, [join(torchscriptDir, "reference_stcn.py"), "--model", join(dir, "random.pt"), "--threads", "2", ...args], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Soft aggregation (FACTS 1.8) of k object maps of n pixels -> k+1 maps. */
+function aggregateJs(p: Float64Array[], n: number): Float64Array[] {
+  const out = [new Float64Array(n), ...p.map(() => new Float64Array(n))];
+  const clamp = (x: number): number => Math.min(Math.max(x, 1e-7), 1 - 1e-7);
+  for (let i = 0; i < n; i++) {
+    let bg = 1;
+    for (const q of p) bg *= 1 - q[i];
+    const logits = [bg, ...p.map((q) => q[i])].map((x) => Math.log(clamp(x) / (1 - clamp(x))));
+    const mx = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - mx));
+    const s = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, c) => (out[c][i] = v / s));
+  }
+  return out;
+}
+
+describe("eager reference loop (reference_stcn.py)", () => {
+  // Mini clips: 100x60 (padded to 112x64: pad left/right 6/6, top/bottom 2/2), PNG frames.
+  const W = 100;
+  const H = 60;
+  let clips: string;
+
+  beforeAll(() => {
+    clips = join(dir, "clips");
+    py(
+      `import os
+from PIL import Image
+data, out, W, H = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def frames(src, n, dst):
+    os.makedirs(dst, exist_ok=True)
+    for i in range(n):
+        Image.open(os.path.join(src, "%05d.jpg" % i)).convert("RGB").resize((W, H), Image.BILINEAR).save(os.path.join(dst, "%05d.png" % i))
+def mask(src, dst, size):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    m = Image.open(src)
+    r = m.resize(size, Image.NEAREST)
+    r.putpalette(m.getpalette())
+    r.save(dst)
+frames(os.path.join(data, "bike/frames"), 4, os.path.join(out, "bike/frames"))
+mask(os.path.join(data, "bike/masks/00000.png"), os.path.join(out, "bike/masks/00000.png"), (W, H))
+frames(os.path.join(data, "judo/frames"), 8, os.path.join(out, "judo/frames"))
+for name in ("00000.png", "00005.png"):
+    mask(os.path.join(data, "judo/masks", name), os.path.join(out, "judo/masks", name), (W, H))
+mask(os.path.join(data, "judo/masks/00000.png"), os.path.join(out, "judo/masks-odd/00000.png"), (W, H))
+mask(os.path.join(data, "judo/masks/00005.png"), os.path.join(out, "judo/masks-odd/00005.png"), (W - 1, H))`,
+      [join(dataRoot, "clips"), clips, String(W), String(H)],
+    );
+  });
+
+  it("writes labels, probabilities, objects.json and timing.json; frame 0 = first mask; probs sum to 1", async () => {
+    const out = join(dir, "ref-bike");
+    const r = reference(["--frames", join(clips, "bike/frames"), "--mask", join(clips, "bike/masks/00000.png"), "--size", "0", "--mem-every", "2", "--out", out, "--save-probs"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const objects = JSON.parse(readFileSync(join(out, "objects.json"), "utf8")) as Record<string, unknown>;
+    expect(objects).toMatchObject({ ids: [1, 2], join_frames: [0, 0], native_size: [H, W], working_size: [H, W], padded_size: [64, 112], pad_lrtb: [6, 6, 2, 2] });
+    const timing = JSON.parse(readFileSync(join(out, "timing.json"), "utf8")) as { frames: number; seconds_propagation: number; fps: number };
+    expect(timing.frames).toBe(4);
+    expect(timing.fps).toBeCloseTo(4 / timing.seconds_propagation, 6);
+    const first = await readLabelPng(join(clips, "bike/masks/00000.png"));
+    for (let t = 0; t < 4; t++) {
+      const labels = await readLabelPng(join(out, `${String(t).padStart(5, "0")}.png`));
+      expect([labels.width, labels.height]).toEqual([W, H]);
+      const probs = readF32(join(out, `${String(t).padStart(5, "0")}.f32`));
+      expect(probs.length).toBe(3 * H * W);
+      for (let i = 0; i < H * W; i++) {
+        const p = [probs[i], probs[H * W + i], probs[2 * H * W + i]];
+        expect(Math.abs(p[0] + p[1] + p[2] - 1)).toBeLessThan(1e-5);
+        const arg = p.indexOf(Math.max(...p));
+        expect(labels.data[i]).toBe(arg); // ids 1, 2 = channels 1, 2
+      }
+      if (t === 0) expect(Buffer.from(labels.data).equals(Buffer.from(first.data))).toBe(true);
+    }
+  });
+
+  it("frame 1 equals an independent recomputation: normalise + pad here, addon methods, memory read and aggregation in JS", async () => {
+    const out = join(dir, "ref-bike");
+    const m = await loadModule(join(dir, "random.pt"));
+    const PH = 64;
+    const PW = 112;
+    const top = 2;
+    const left = 6;
+    const frameTensor = async (t: number): Promise<Tensor> => {
+      const rgb = await readRgb(join(clips, "bike/frames", `${String(t).padStart(5, "0")}.png`));
+      const x = new Float32Array(3 * PH * PW); // zero padding in normalised space
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < H; y++)
+          for (let xx = 0; xx < W; xx++) {
+            const v = Math.fround(Math.fround(rgb.data[(y * W + xx) * 3 + c] / 255) - Math.fround(MEAN[c]));
+            x[c * PH * PW + (y + top) * PW + xx + left] = Math.fround(v / Math.fround(STD[c]));
+          }
+      return Tensor.fromTypedArray(x, [1, 3, PH, PW]);
+    };
+    try {
+      const mask = await readLabelPng(join(clips, "bike/masks/00000.png"));
+      const onehot = [1, 2].map((id) => {
+        const a = new Float64Array(PH * PW);
+        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) a[(y + top) * PW + x + left] = mask.data[y * W + x] === id ? 1 : 0;
+        return a;
+      });
+      const p0 = aggregateJs(onehot, PH * PW);
+      const f0 = await frameTensor(0);
+      const [k0, , f16] = (await m.run("encode_key", f0)) as Tensor[];
+      const masks = Tensor.fromTypedArray(Float32Array.from([...p0[1], ...p0[2]]), [2, 1, PH, PW]);
+      const v0 = ((await m.run("encode_value", f0, f16, masks)) as Tensor).toTypedArray() as Float32Array;
+      const f1 = await frameTensor(1);
+      const [k1, f16Thin, , f8, f4] = (await m.run("encode_key", f1)) as Tensor[];
+      // Memory read: affinity (2 m.q - |m|^2)/8 over memory n, top-20 softmax per query q, readout.
+      const hw = (PH / 16) * (PW / 16);
+      const mk = k0.toTypedArray() as Float32Array;
+      const qk = k1.toTypedArray() as Float32Array;
+      const readout = new Float32Array(2 * 512 * hw);
+      for (let q = 0; q < hw; q++) {
+        const aff: Array<[number, number]> = [];
+        for (let n = 0; n < hw; n++) {
+          let ab = 0;
+          let aa = 0;
+          for (let c = 0; c < 64; c++) {
+            ab += mk[c * hw + n] * qk[c * hw + q];
+            aa += mk[c * hw + n] * mk[c * hw + n];
+          }
+          aff.push([(2 * ab - aa) / 8, n]);
+        }
+        aff.sort((a, b) => b[0] - a[0]);
+        const sel = aff.slice(0, 20);
+        const e = sel.map(([v]) => Math.exp(v - sel[0][0]));
+        const s = e.reduce((a, b) => a + b, 0);
+        for (let o = 0; o < 2; o++)
+          for (let c = 0; c < 512; c++) {
+            let acc = 0;
+            sel.forEach(([, n], j) => (acc += v0[(o * 512 + c) * hw + n] * (e[j] / s)));
+            readout[(o * 512 + c) * hw + q] = acc;
+          }
+      }
+      const r = Tensor.fromTypedArray(readout, [2, 512, PH / 16, PW / 16]);
+      const dec = ((await m.run("decode", r, f16Thin, f8, f4)) as Tensor).toTypedArray() as Float32Array;
+      const p1 = aggregateJs([Float64Array.from(dec.subarray(0, PH * PW)), Float64Array.from(dec.subarray(PH * PW))], PH * PW);
+      const ref = readF32(join(out, "00001.f32"));
+      let worst = 0;
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) worst = Math.max(worst, Math.abs(p1[c][(y + top) * PW + x + left] - ref[c * H * W + y * W + x]));
+      expect(worst).toBeLessThan(1e-4);
+      for (const t of [f0, k0, f16, masks, f1, k1, f16Thin, f8, f4, r]) t.dispose();
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it("--size sets the working size from the shorter side and writes outputs at the native size", async () => {
+    const out = join(dir, "ref-bike-48");
+    const r = reference(["--frames", join(clips, "bike/frames"), "--mask", join(clips, "bike/masks/00000.png"), "--size", "48", "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const objects = JSON.parse(readFileSync(join(out, "objects.json"), "utf8")) as Record<string, unknown>;
+    // 100x60: shorter side 60 -> 48, longer floor(48 * 100 / 60) = 80; padded to 80x48 (no padding).
+    expect(objects).toMatchObject({ native_size: [H, W], working_size: [48, 80], padded_size: [48, 80], pad_lrtb: [0, 0, 0, 0] });
+    const labels = await readLabelPng(join(out, "00003.png"));
+    expect([labels.width, labels.height]).toEqual([W, H]);
+    expect(existsSync(join(out, "00003.f32"))).toBe(false);
+  });
+
+  it("objects joining later: a later mask adds its new ids from that frame on", async () => {
+    const out = join(dir, "ref-judo");
+    const r = reference(["--frames", join(clips, "judo/frames"), "--masks", join(clips, "judo/masks"), "--size", "0", "--out", out, "--save-probs"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const objects = JSON.parse(readFileSync(join(out, "objects.json"), "utf8")) as Record<string, unknown>;
+    expect(objects).toMatchObject({ ids: [1, 2], join_frames: [0, 5] });
+    const joinMask = await readLabelPng(join(clips, "judo/masks/00005.png"));
+    for (let t = 0; t < 8; t++) {
+      const name = String(t).padStart(5, "0");
+      const labels = await readLabelPng(join(out, `${name}.png`));
+      const probs = readF32(join(out, `${name}.f32`));
+      expect(probs.length).toBe(3 * H * W);
+      const has2 = labels.data.includes(2);
+      expect(has2).toBe(t >= 5);
+      if (t < 5) expect(Math.max(...probs.subarray(2 * H * W))).toBe(0); // not joined yet: zero channel
+      if (t === 5) {
+        // On the new object's pixels the frame is the new mask (other objects' probabilities zeroed).
+        for (let i = 0; i < H * W; i++) if (joinMask.data[i] === 2) expect(labels.data[i]).toBe(2);
+      }
+    }
+  });
+
+  it("refuses a mask whose size differs from the frames, naming it; --resize-masks accepts it", () => {
+    const args = ["--frames", join(clips, "judo/frames"), "--masks", join(clips, "judo/masks-odd"), "--size", "0"];
+    const bad = reference([...args, "--out", join(dir, "ref-odd")]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(join(clips, "judo/masks-odd/00005.png"));
+    expect(bad.stderr).toContain("99x60 but the frames are 100x60");
+    const ok = reference([...args, "--resize-masks", "--out", join(dir, "ref-odd")]);
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+  });
 });

@@ -280,7 +280,8 @@ def one_hot(labels: np.ndarray, ids: List[int]) -> torch.Tensor:
 
 
 def run(args) -> Dict[str, object]:
-    model = load_model(args.model)
+    if not os.path.isfile(args.model):
+        raise InputError("--model: file not found: %s" % args.model)
     names = list_frames(args.frames)
     T = len(names)
 
@@ -331,6 +332,7 @@ def run(args) -> Dict[str, object]:
     all_ids = sorted(join_frame, key=lambda i: (join_frame[i], i))  # channel order over the whole run
     K = len(all_ids)
 
+    model = load_model(args.model)  # after the input checks: bad input is refused quickly
     p = pad_amounts(size[0], size[1])
     resized = size != (H0, W0)
     imgs = [pad(resize_image(normalise(im), size), p) for im in rgbs]  # before the timer, like the official loader
