@@ -7,15 +7,16 @@ import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { infoCommand } from "./cli/info.js";
 import { smokeCommand } from "./cli/smoke.js";
-import { crfCommand } from "./cli/crf.js";
+import { exportCommand } from "./cli/export.js";
 import { segmentCommand } from "./cli/segment.js";
+import { crfCommand } from "./cli/crf.js";
 import { evaluateCommand } from "./cli/evaluate.js";
 import { boxesToDavisCommand } from "./cli/boxes-to-davis.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, crfCommand, segmentCommand, evaluateCommand, boxesToDavisCommand];
+const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, exportCommand, segmentCommand, crfCommand, evaluateCommand, boxesToDavisCommand];
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("stcn")
