@@ -8,6 +8,7 @@
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
 import { stat } from "node:fs/promises";
+import type { Options } from "yargs";
 import { denseCrf, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
@@ -295,7 +296,7 @@ export const lostAnnotateOptions = {
   "compat-bilateral": { type: "number", default: 10, describe: "lost-crf: bilateral kernel Potts weight" },
   threads: { type: "number", describe: "lost-crf: CRF worker threads (default: STCN_NUM_THREADS / cores)" },
   json: { type: "boolean", default: false, describe: "print a JSON summary" },
-} as const;
+} as const satisfies Record<string, Options>;
 
 /**
  * `stcn annotate --method lost|lost-crf`: LOST (optionally + dense CRF) on the first frame, written
