@@ -137,6 +137,16 @@ export async function evaluateDavis(options: EvaluateDavisOptions): Promise<Davi
     sequences: options.sequences,
   });
   for (const seq of dataset.sequences) {
+    if (seq.annotationPaths.length === 0) {
+      throw new StcnError("ERR_STCN_INPUT", `sequence ${seq.name}: no annotations (*.png) in ${seq.annotationDir}`);
+    }
+    if (seq.annotationPaths.length < seq.imagePaths.length) {
+      // The toolkit pads the mask list with -1 entries here and then fails to open them.
+      throw new StcnError(
+        "ERR_STCN_INPUT",
+        `sequence ${seq.name}: ${seq.imagePaths.length} images but only ${seq.annotationPaths.length} annotations in ${seq.annotationDir}`,
+      );
+    }
     if (seq.frameIds.length < 3) {
       throw new StcnError(
         "ERR_STCN_INPUT",

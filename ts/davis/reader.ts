@@ -26,6 +26,10 @@ export interface DavisSequence {
   annotationPaths: string[];
   /** JPEG frames, sorted. */
   imagePaths: string[];
+  /** Ids of the JPEG frames. */
+  imageIds: string[];
+  /** The sequence's annotation folder. */
+  annotationDir: string;
 }
 
 /** A DAVIS root opened for one set. */
@@ -74,10 +78,11 @@ export function imageSetPath(root: string, set: string, task: DavisTask = "semi-
 }
 
 /**
- * Opens a DAVIS root: reads the set's sequence list and lists every sequence's frames.
- * Errors (ERR_STCN_INPUT / ERR_STCN_ARGUMENT) name the root, set, sequence or folder at fault:
- * missing or empty ImageSets list, unknown sequence, a sequence without images or annotations, or
- * fewer annotations than images (the official toolkit cannot read such a sequence either).
+ * Opens a DAVIS root: reads the set's sequence list and lists every sequence's images and
+ * annotations (a root for propagation may hold the first annotation only; the evaluator requires
+ * one annotation per image). Errors (ERR_STCN_INPUT / ERR_STCN_ARGUMENT) name the root, set,
+ * sequence or folder at fault: missing or empty ImageSets list, unknown sequence, a sequence without
+ * images.
  */
 export async function openDavis(root: string, options: OpenDavisOptions = {}): Promise<DavisDataset> {
   const set = options.set ?? "val";
@@ -126,21 +131,14 @@ export async function openDavis(root: string, options: OpenDavisOptions = {}): P
     if (!images || images.length === 0) {
       throw new StcnError("ERR_STCN_INPUT", `sequence ${name}: no images (*.jpg) in ${join(imageDir, name)}`);
     }
-    const masks = await listSorted(join(annotationDir, name), ".png");
-    if (!masks || masks.length === 0) {
-      throw new StcnError("ERR_STCN_INPUT", `sequence ${name}: no annotations (*.png) in ${join(annotationDir, name)}`);
-    }
-    if (masks.length < images.length) {
-      throw new StcnError(
-        "ERR_STCN_INPUT",
-        `sequence ${name}: ${images.length} images but only ${masks.length} annotations in ${join(annotationDir, name)}`,
-      );
-    }
+    const masks = (await listSorted(join(annotationDir, name), ".png")) ?? [];
     sequences.push({
       name,
       frameIds: masks.map(frameIdOf),
       annotationPaths: masks.map((m) => join(annotationDir, name, m)),
+      imageIds: images.map(frameIdOf),
       imagePaths: images.map((i) => join(imageDir, name, i)),
+      annotationDir: join(annotationDir, name),
     });
   }
   return { root, set, task, resolution, imageSet: listPath, sequences };
