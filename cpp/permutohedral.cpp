@@ -190,9 +190,10 @@ void simplexOfPoints(const float* features, int64_t begin, int64_t end, int dRun
   }
 }
 
-// Vertex ids of every point, in the reference's insertion order (sequential).
+// Vertex ids (+1) of points [begin, end) in `hash`, inserted in point order (the reference's order).
 template <int D>
-void insertVertices(int n, int dRuntime, const int16_t* rem0, const uint8_t* rank, LatticeHash& hash, int32_t* offset) {
+void insertVertices(int64_t begin, int64_t end, int dRuntime, const int16_t* rem0, const uint8_t* rank, LatticeHash& hash,
+                    int32_t* offset) {
   const int d = D > 0 ? D : dRuntime;
   const int dp1 = d + 1;
   int canonical[kMaxDims + 1][kMaxDims + 1];
@@ -203,11 +204,11 @@ void insertVertices(int n, int dRuntime, const int16_t* rem0, const uint8_t* ran
   int16_t keys[kMaxDims + 1][kMaxDims];
   int16_t prevKeys[kMaxDims + 1][kMaxDims];
   int32_t prevIds[kMaxDims + 1];
-  for (int p = 0; p < n; p++) {
+  for (int64_t p = begin; p < end; p++) {
     const int16_t* ro = rem0 + static_cast<size_t>(p) * dp1;
     const uint8_t* rk = rank + static_cast<size_t>(p) * dp1;
     int32_t* off = offset + static_cast<size_t>(p) * dp1;
-    if (p > 0) {
+    if (p > begin) {
       // Same simplex as the previous point (common for neighbouring pixels): same vertices.
       bool same = true;
       for (int i = 0; i < d; i++) same = same && ro[i] == ro[i - dp1] && rk[i] == rk[i - dp1];
@@ -221,7 +222,7 @@ void insertVertices(int n, int dRuntime, const int16_t* rem0, const uint8_t* ran
     for (int r = 0; r <= d; r++) {
       int id = -1;
       // Neighbouring points mostly share vertices: look in the previous point's vertices first.
-      if (p > 0) {
+      if (p > begin) {
         for (int q = 0; q <= d && id < 0; q++) {
           bool eq = true;
           for (int i = 0; i < d; i++) eq = eq && prevKeys[q][i] == keys[r][i];
@@ -281,24 +282,48 @@ void Permutohedral::init(const float* features, int n, int d, int threads) {
   offset_.assign(static_cast<size_t>(n) * dp1, 0);
   bary_.assign(static_cast<size_t>(n) * dp1, 0.0f);
 
-  // The simplex of each point (parallel), then vertex ids in point order (sequential), as the
-  // reference numbers its vertices.
-  LatticeHash hash(d);
+  // The simplex of each point and its vertex ids. One thread numbers the vertices exactly as the
+  // reference (point by point, vertex 0..d); with several threads each range of points gets its own
+  // table, merged afterwards (other ids, same vertices: ids never change any arithmetic, since splat
+  // sums each vertex in point order, blur is per vertex and slice per point).
+  const int chunks = n >= 32768 ? std::max(1, std::min(threads, 16)) : 1;
+  std::vector<LatticeHash> tables;
+  tables.reserve(static_cast<size_t>(chunks));
+  for (int c = 0; c < chunks; c++) tables.emplace_back(d);
   {
     std::vector<int16_t> rem0(static_cast<size_t>(n) * dp1);
     std::vector<uint8_t> rank(static_cast<size_t>(n) * dp1);
-    parallelFor(threads, n, [&](int64_t b, int64_t e) {
+    parallelChunks(chunks, n, [&](int64_t c, int64_t b, int64_t e) {
       switch (d) {
-        case 2: simplexOfPoints<2>(features, b, e, d, rem0.data(), rank.data(), bary_.data()); break;
-        case 5: simplexOfPoints<5>(features, b, e, d, rem0.data(), rank.data(), bary_.data()); break;
-        default: simplexOfPoints<0>(features, b, e, d, rem0.data(), rank.data(), bary_.data()); break;
+        case 2:
+          simplexOfPoints<2>(features, b, e, d, rem0.data(), rank.data(), bary_.data());
+          insertVertices<2>(b, e, d, rem0.data(), rank.data(), tables[c], offset_.data());
+          break;
+        case 5:
+          simplexOfPoints<5>(features, b, e, d, rem0.data(), rank.data(), bary_.data());
+          insertVertices<5>(b, e, d, rem0.data(), rank.data(), tables[c], offset_.data());
+          break;
+        default:
+          simplexOfPoints<0>(features, b, e, d, rem0.data(), rank.data(), bary_.data());
+          insertVertices<0>(b, e, d, rem0.data(), rank.data(), tables[c], offset_.data());
+          break;
       }
     });
-    switch (d) {
-      case 2: insertVertices<2>(n, d, rem0.data(), rank.data(), hash, offset_.data()); break;
-      case 5: insertVertices<5>(n, d, rem0.data(), rank.data(), hash, offset_.data()); break;
-      default: insertVertices<0>(n, d, rem0.data(), rank.data(), hash, offset_.data()); break;
+  }
+  LatticeHash& hash = tables[0];
+  if (chunks > 1) {
+    std::vector<std::vector<int32_t>> remap(static_cast<size_t>(chunks));
+    for (int c = 1; c < chunks; c++) {
+      const LatticeHash& t = tables[c];
+      remap[c].resize(static_cast<size_t>(t.size()));
+      for (int id = 0; id < t.size(); id++) remap[c][id] = hash.findOrInsert(t.key(id)) + 1;
     }
+    parallelChunks(chunks, n, [&](int64_t c, int64_t b, int64_t e) {
+      if (c == 0) return;
+      const int32_t* map = remap[c].data();
+      for (size_t j = static_cast<size_t>(b) * dp1; j < static_cast<size_t>(e) * dp1; j++) offset_[j] = map[offset_[j] - 1];
+    });
+    for (int c = 1; c < chunks; c++) tables[c] = LatticeHash(d);
   }
   m_ = hash.size();
 
