@@ -34,13 +34,11 @@ export class TaskPool {
     }
   }
 
-  private readonly busy = new Map<Worker, number>();
   private waiting: Array<() => void> = [];
 
   private onMessage(worker: Worker, message: Response): void {
     const entry = this.pending.get(message.id);
     this.pending.delete(message.id);
-    this.busy.delete(worker);
     this.idle.push(worker);
     const next = this.waiting.shift();
     if (next) next();
@@ -60,7 +58,6 @@ export class TaskPool {
     while (this.idle.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
     const worker = this.idle.pop() as Worker;
     const id = this.nextId++;
-    this.busy.set(worker, id);
     return new Promise<TaskResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ id, task });
