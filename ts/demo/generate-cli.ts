@@ -11,22 +11,7 @@
  */
 import { isStcnError, StcnError } from "../errors.js";
 import { generateDavisRoot } from "./generator.js";
-
-/** Parses "A-B" or "a,b,c" into seeds. */
-export function parseSeeds(text: string): number[] {
-  const range = /^(\d+)-(\d+)$/.exec(text.trim());
-  if (range) {
-    const a = Number(range[1]);
-    const b = Number(range[2]);
-    if (b < a) throw new StcnError("ERR_STCN_ARGUMENT", `--seeds range ${text} is empty`);
-    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-  }
-  const seeds = text.split(",").map((s) => Number(s.trim()));
-  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw new StcnError("ERR_STCN_ARGUMENT", `--seeds must be A-B or a comma list of integers >= 0, got "${text}"`);
-  }
-  return seeds;
-}
+import { parseSeeds } from "./seeds.js";
 
 async function main(argv: string[]): Promise<void> {
   const args = new Map<string, string>();
