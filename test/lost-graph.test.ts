@@ -239,3 +239,25 @@ describe("upsampleNearest", () => {
     });
   });
 });
+
+describe("lostAnnotateOptions (yargs)", () => {
+  it("parses the command line with the study's defaults", async () => {
+    const { default: yargs } = await import("yargs");
+    const { lostAnnotateOptions } = await import("../dist/annotators/lost.js");
+    const argv = await yargs(["--method", "lost-crf", "--model", "m.pt", "--frames", "f", "--out", "o.png", "--k-patches", "50"])
+      .options(lostAnnotateOptions)
+      .strict()
+      .parseAsync();
+    expect(argv).toMatchObject({ method: "lost-crf", model: "m.pt", frames: "f", out: "o.png", kPatches: 50, objects: 1, feature: "k", device: "cpu" });
+    expect(argv).toMatchObject({ gtProb: 10 / 11, crfIterations: 10, sxyGaussian: 3, compatGaussian: 3, sxyBilateral: 40, srgb: 13, compatBilateral: 10 });
+    expect(() =>
+      yargs(["--method", "maskrcnn"])
+        .options(lostAnnotateOptions)
+        .exitProcess(false)
+        .fail((msg) => {
+          throw new Error(msg);
+        })
+        .parse(),
+    ).toThrow(/Invalid values/);
+  });
+});
