@@ -81,7 +81,7 @@ struct Kernel {
   std::vector<std::vector<float>> splat;   // one splat accumulator per thread
 };
 
-void setupKernel(Kernel& k, const PairwiseTerm& term, const CrfInput& in, int threads) {
+void setupKernel(Kernel& k, const PairwiseTerm& term, const CrfInput& in, int threads, int pixelThreads) {
   const int w = in.width;
   const int h = in.height;
   const size_t n = static_cast<size_t>(w) * h;
@@ -129,7 +129,7 @@ void setupKernel(Kernel& k, const PairwiseTerm& term, const CrfInput& in, int th
   const size_t g = static_cast<size_t>(k.lattice.gridSize()) * in.nLabels;
   k.grid.assign(g, 0.0f);
   k.tmp.assign(g, 0.0f);
-  k.splat.assign(static_cast<size_t>(std::max(1, in.threads)), std::vector<float>(g, 0.0f));
+  k.splat.assign(static_cast<size_t>(pixelThreads), std::vector<float>(g, 0.0f));
 }
 
 // grid = sum of the threads' splat accumulators (in thread order), then the d+1 blur passes
@@ -340,7 +340,8 @@ std::vector<float> computeUnary(const CrfInput& in) {
 CrfResult denseCrf(const CrfInput& in) {
   const Clock::time_point start = Clock::now();
   validate(in);
-  const int threads = std::max(1, in.threads);
+  // More threads than this never pays off here (and each pixel thread owns splat accumulators).
+  const int threads = std::min(std::max(1, in.threads), 64);
   const int L = in.nLabels;
   const size_t n = static_cast<size_t>(in.width) * in.height;
   CrfResult result;
@@ -376,6 +377,7 @@ CrfResult denseCrf(const CrfInput& in) {
   // Lattices and normalisers: the terms are independent, so they are built in parallel.
   t0 = Clock::now();
   const int nTerms = static_cast<int>(in.pairwise.size());
+  const int usedThreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, static_cast<int64_t>(n))));
   std::vector<std::unique_ptr<Kernel>> kernels;
   for (int m = 0; m < nTerms; m++) kernels.push_back(std::make_unique<Kernel>());
   if (in.iterations > 0 && nTerms > 0) {
@@ -383,7 +385,7 @@ CrfResult denseCrf(const CrfInput& in) {
     // (vertex numbering, normaliser) of different terms overlap.
     const int inner = threads;
     parallelFor(std::min(threads, nTerms), nTerms, [&](int64_t b, int64_t e) {
-      for (int64_t m = b; m < e; m++) setupKernel(*kernels[m], in.pairwise[m], in, inner);
+      for (int64_t m = b; m < e; m++) setupKernel(*kernels[m], in.pairwise[m], in, inner, usedThreads);
     });
     for (auto& k : kernels) result.latticePoints.push_back(k->lattice.latticePoints());
   }
@@ -396,7 +398,6 @@ CrfResult denseCrf(const CrfInput& in) {
   result.q.assign(n * L, 0.0f);
   float* q = result.q.data();
   const int iterations = nTerms > 0 ? in.iterations : 0;
-  const int usedThreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, static_cast<int64_t>(n))));
   for (int it = 0; it <= iterations; it++) {
     const bool slice = it > 0;
     const bool splat = it < iterations;

@@ -44,7 +44,7 @@ struct CrfInput {
   const float* energy = nullptr;          // Energy: [nLabels][H*W]
   std::vector<PairwiseTerm> pairwise;
   int iterations = 5;
-  int threads = 1;
+  int threads = 1;                        // worker threads (capped at 64)
 };
 
 struct CrfResult {
