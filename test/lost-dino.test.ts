@@ -3,7 +3,7 @@
  * weights: the check is numerical parity with the reference pipeline, not segmentation quality).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, Tensor, type Module } from "../dist/index.js";
@@ -83,7 +83,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, "jobs.json"), JSON.stringify(jobs));
   execFileSync(python, [join(repoRoot, "test", "lost-reference.py"), join(dir, "jobs.json")], { encoding: "utf8", timeout: 600_000 });
 });
-afterAll(() => model?.dispose());
+afterAll(() => {
+  model?.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("DINO export", () => {
   it("carries metadata and the LOST methods", () => {
@@ -178,7 +181,11 @@ describe("options", () => {
 
   it("refuses a TorchScript file that is not a DINO export", async () => {
     const modules = exportTestModules();
-    await expect(lost(join(modules, "tiny.pt"), frame)).rejects.toThrow(/not a DINO export/);
+    try {
+      await expect(lost(join(modules, "tiny.pt"), frame)).rejects.toThrow(/not a DINO export/);
+    } finally {
+      rmSync(modules, { recursive: true, force: true });
+    }
   });
 });
 

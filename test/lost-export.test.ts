@@ -5,7 +5,8 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { python, repoRoot, tempDir } from "./helpers.js";
 
 let dir: string;
@@ -78,6 +79,10 @@ function compare(model: string, checkpoint: string): { same: boolean; keys: numb
 beforeAll(() => {
   dir = tempDir("stcn-dino-export-");
   expect(execFileSync(python, ["-c", MAKE_CHECKPOINTS, dir], { encoding: "utf8", timeout: 600_000 }).trim()).toBe("150");
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("official checkpoints load strictly", () => {

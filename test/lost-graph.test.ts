@@ -3,7 +3,7 @@
  * component with the right box; the seed tie rule; candidates; multi-object; nearest upsampling.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lostGraph, upsampleNearest } from "../dist/annotators/lost-graph.js";
@@ -237,6 +237,7 @@ describe("upsampleNearest", () => {
       for (let k = 0; k < got.length; k++) if (got[k] !== expected[k]) diff++;
       expect(diff, `case ${rows}x${cols} -> ${h}x${w}`).toBe(0);
     });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
