@@ -144,25 +144,26 @@ void simplexOfPoints(const float* features, int64_t begin, int64_t end, int dRun
       sum += v;
     }
     // Rank of each coordinate's residual (larger residual, lower rank).
-    for (int i = 0; i <= d; i++) rank[i] = 0;
+    // (Branch-free: the comparisons are data-dependent.)
+    float res[kMaxDims + 1];
+    for (int i = 0; i <= d; i++) {
+      rank[i] = 0;
+      res[i] = elevated[i] - rem0[i];
+    }
     for (int i = 0; i < d; i++) {
-      const float di = elevated[i] - rem0[i];
       for (int j = i + 1; j <= d; j++) {
-        if (di < elevated[j] - rem0[j]) rank[i]++;
-        else rank[j]++;
+        const int lt = res[i] < res[j] ? 1 : 0;
+        rank[i] += lt;
+        rank[j] += 1 - lt;
       }
     }
     // Bring the point back onto the plane.
     const int isum = static_cast<int>(sum);
     for (int i = 0; i <= d; i++) {
-      rank[i] += isum;
-      if (rank[i] < 0) {
-        rank[i] += dp1;
-        rem0[i] += fDp1;
-      } else if (rank[i] >= dp1) {
-        rank[i] -= dp1;
-        rem0[i] -= fDp1;
-      }
+      const int r = rank[i] + isum;
+      const int wrap = (r < 0 ? dp1 : 0) - (r >= dp1 ? dp1 : 0);
+      rank[i] = r + wrap;
+      rem0[i] += static_cast<float>(wrap);
     }
     // Barycentric coordinates (p.10 in Adams et al. 2010).
     for (int i = 0; i <= d + 1; i++) b[i] = 0.0f;
@@ -329,25 +330,28 @@ void Permutohedral::init(const float* features, int n, int d, int threads) {
 
   // Blur neighbours along each of the d+1 axes: n1 = key - 1 on every stored coordinate except
   // n1[j] = key[j] + d; n2 = key + 1 except n2[j] = key[j] - d (axis d shifts all stored coordinates).
+  // The relation is symmetric (n1(a) = b exactly when n2(b) = a), so only n1 is looked up.
   neighbours_.assign(static_cast<size_t>(dp1) * m_ * 2, 0);
   const int m = m_;
   parallelFor(threads, m, [&](int64_t begin, int64_t end) {
     int16_t n1[kMaxDims + 1];
-    int16_t n2[kMaxDims + 1];
     for (int j = 0; j <= d; j++) {
       int32_t* nb = neighbours_.data() + static_cast<size_t>(j) * m * 2;
       for (int64_t i = begin; i < end; i++) {
         const int16_t* key = hash.key(static_cast<int>(i));
-        for (int k = 0; k < d; k++) {
-          n1[k] = static_cast<int16_t>(key[k] - 1);
-          n2[k] = static_cast<int16_t>(key[k] + 1);
-        }
-        if (j < d) {
-          n1[j] = static_cast<int16_t>(key[j] + d);
-          n2[j] = static_cast<int16_t>(key[j] - d);
-        }
+        for (int k = 0; k < d; k++) n1[k] = static_cast<int16_t>(key[k] - 1);
+        if (j < d) n1[j] = static_cast<int16_t>(key[j] + d);
         nb[2 * i] = hash.find(n1) + 1;
-        nb[2 * i + 1] = hash.find(n2) + 1;
+      }
+    }
+  });
+  // n2: distinct targets (n1 is injective), so the writes never collide.
+  parallelFor(threads, m, [&](int64_t begin, int64_t end) {
+    for (int j = 0; j <= d; j++) {
+      int32_t* nb = neighbours_.data() + static_cast<size_t>(j) * m * 2;
+      for (int64_t i = begin; i < end; i++) {
+        const int32_t b1 = nb[2 * i];
+        if (b1 > 0) nb[2 * (b1 - 1) + 1] = static_cast<int32_t>(i + 1);
       }
     }
   });
