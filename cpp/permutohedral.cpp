@@ -68,13 +68,21 @@ class LatticeHash {
     return true;
   }
 
+  // Coordinates packed 16 bits at a time, then a 64-bit finaliser (MurmurHash3's fmix64) so that the
+  // low bits used for the slot depend on every coordinate.
   uint64_t hash(const int16_t* k) const {
     uint64_t r = 0;
-    for (int i = 0; i < keySize_; i++) {
-      r += static_cast<uint16_t>(k[i]);
-      r *= 0x9E3779B97F4A7C15ull;
+    int i = 0;
+    for (; i + 4 <= keySize_; i += 4) {
+      uint64_t w = 0;
+      std::memcpy(&w, k + i, 8);
+      r = (r ^ w) * 0x9E3779B97F4A7C15ull;
     }
-    return r ^ (r >> 31);
+    for (; i < keySize_; i++) r = (r ^ static_cast<uint16_t>(k[i])) * 0x9E3779B97F4A7C15ull;
+    r ^= r >> 33;
+    r *= 0xff51afd7ed558ccdull;
+    r ^= r >> 33;
+    return r;
   }
 
   void grow() {
