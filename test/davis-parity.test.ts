@@ -48,7 +48,10 @@ describe("DAVIS evaluation parity with the official toolkit (davis-mini)", () =>
   for (const method of methods) {
     it(`${method}: library call equals the official CSVs`, async () => {
       const out = tempDir("stcn-davis-");
-      const evaluation = await evaluateDavis({ davisRoot, resultsPath: join(mini, "results", method), out, workers: 2 });
+      const progress: number[] = [];
+      const evaluation = await evaluateDavis({ davisRoot, resultsPath: join(mini, "results", method), out, workers: 2, onProgress: (done, total) => progress.push(done / total) });
+      expect(progress.at(-1)).toBe(1);
+      expect(evaluation.files).toEqual({ global: join(out, "global_results-val.csv"), perSequence: join(out, "per-sequence_results-val.csv") });
       const expectedGlobal = readFileSync(join(mini, "expected", method, "global_results-val.csv"), "utf8");
       const expectedSeq = readFileSync(join(mini, "expected", method, "per-sequence_results-val.csv"), "utf8");
       const writtenGlobal = readFileSync(join(out, "global_results-val.csv"), "utf8");
