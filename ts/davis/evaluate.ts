@@ -156,8 +156,11 @@ export async function evaluateDavis(options: EvaluateDavisOptions): Promise<Davi
   }
   const totalFrames = dataset.sequences.reduce((sum, s) => sum + s.frameIds.length - 2, 0);
   const defaultWorkers = Math.max(1, Math.min(availableParallelism(), 16));
-  const workers = options.workers ?? Math.min(defaultWorkers, Math.max(1, Math.ceil(totalFrames / 8)));
-  const chunkFrames = options.chunkFrames ?? Math.max(4, Math.min(32, Math.ceil(totalFrames / (Math.max(1, workers) * 6))));
+  const requested = options.workers ?? Math.min(defaultWorkers, Math.max(1, Math.ceil(totalFrames / 8)));
+  const chunkFrames = options.chunkFrames ?? Math.max(4, Math.min(32, Math.ceil(totalFrames / (Math.max(1, requested) * 6))));
+  // No more threads than units of work.
+  const units = dataset.sequences.reduce((n, s) => n + Math.ceil((s.frameIds.length - 2) / chunkFrames), 0);
+  const workers = Math.min(requested, Math.max(units, dataset.sequences.length));
 
   const pool = new TaskPool(workers);
   try {
