@@ -233,8 +233,13 @@ void insertVertices(int64_t begin, int64_t end, int dRuntime, const int16_t* rem
       // Neighbouring points mostly share vertices: look in the previous point's vertices first.
       if (p > begin) {
         for (int q = 0; q <= d && id < 0; q++) {
-          bool eq = true;
-          for (int i = 0; i < d; i++) eq = eq && prevKeys[q][i] == keys[r][i];
+          bool eq;
+          if constexpr (D > 0) {
+            eq = std::memcmp(prevKeys[q], keys[r], sizeof(int16_t) * D) == 0;  // inlined: constant size
+          } else {
+            eq = true;
+            for (int i = 0; i < d; i++) eq = eq && prevKeys[q][i] == keys[r][i];
+          }
           if (eq) id = prevIds[q];
         }
       }
