@@ -26,31 +26,33 @@ at::Tensor nmsImpl(const at::Tensor& dets, const at::Tensor& scores, double iouT
   const int64_t* ord = order.data_ptr<int64_t>();
   const T* b = boxes.data_ptr<T>();
 
-  std::vector<T> area(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) area[i] = (b[i * 4 + 2] - b[i * 4 + 0]) * (b[i * 4 + 3] - b[i * 4 + 1]);
+  // Coordinates gathered in score order (structure of arrays): the inner loop reads memory
+  // sequentially. Same arithmetic as torchvision, so the same boxes survive.
+  std::vector<T> x0(n), y0(n), x1(n), y1(n), area(n);
+  for (int64_t a = 0; a < n; ++a) {
+    const T* box = b + ord[a] * 4;
+    x0[a] = box[0];
+    y0[a] = box[1];
+    x1[a] = box[2];
+    y1[a] = box[3];
+    area[a] = (x1[a] - x0[a]) * (y1[a] - y0[a]);
+  }
 
   std::vector<uint8_t> removed(static_cast<size_t>(n), 0);
   at::Tensor keep = at::empty({n}, dets.options().dtype(at::kLong));
   int64_t* kept = keep.data_ptr<int64_t>();
   int64_t count = 0;
   for (int64_t a = 0; a < n; ++a) {
-    const int64_t i = ord[a];
-    if (removed[i]) continue;
-    kept[count++] = i;
-    const T ix0 = b[i * 4 + 0], iy0 = b[i * 4 + 1], ix1 = b[i * 4 + 2], iy1 = b[i * 4 + 3];
-    const T iarea = area[i];
+    if (removed[a]) continue;
+    kept[count++] = ord[a];
+    const T ix0 = x0[a], iy0 = y0[a], ix1 = x1[a], iy1 = y1[a], iarea = area[a];
     for (int64_t c = a + 1; c < n; ++c) {
-      const int64_t j = ord[c];
-      if (removed[j]) continue;
-      const T xx0 = std::max(ix0, b[j * 4 + 0]);
-      const T yy0 = std::max(iy0, b[j * 4 + 1]);
-      const T xx1 = std::min(ix1, b[j * 4 + 2]);
-      const T yy1 = std::min(iy1, b[j * 4 + 3]);
-      const T w = std::max(static_cast<T>(0), xx1 - xx0);
-      const T h = std::max(static_cast<T>(0), yy1 - yy0);
+      if (removed[c]) continue;
+      const T w = std::max(static_cast<T>(0), std::min(ix1, x1[c]) - std::max(ix0, x0[c]));
+      const T h = std::max(static_cast<T>(0), std::min(iy1, y1[c]) - std::max(iy0, y0[c]));
       const T inter = w * h;
-      const T iou = inter / (iarea + area[j] - inter);
-      if (iou > iouThreshold) removed[j] = 1;
+      const T iou = inter / (iarea + area[c] - inter);
+      if (iou > iouThreshold) removed[c] = 1;
     }
   }
   return keep.narrow(0, 0, count);
