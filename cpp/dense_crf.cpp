@@ -9,6 +9,11 @@
 #include "errors.h"
 #include "permutohedral.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define STCN_CRF_SSE2 1
+#endif
+
 namespace stcn::crf {
 namespace {
 
@@ -181,6 +186,18 @@ void splatBlock(const Kernel& ker, int64_t begin, int64_t end, int lRuntime, con
     }
     const int32_t* o = slots + i * dp1;
     const float* w = weights + i * dp1;
+#ifdef STCN_CRF_SSE2
+    if constexpr (LL == 2) {
+      // Both labels in one register: the same IEEE operations per lane as the scalar code.
+      const __m128 vv = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(v)));
+      for (int r = 0; r < dp1; r++) {
+        double* a = reinterpret_cast<double*>(acc + static_cast<size_t>(o[r]) * 2);
+        const __m128 cur = _mm_castpd_ps(_mm_load_sd(a));
+        _mm_store_sd(a, _mm_castps_pd(_mm_add_ps(cur, _mm_mul_ps(_mm_set1_ps(w[r]), vv))));
+      }
+      continue;
+    }
+#endif
     for (int r = 0; r < dp1; r++) {
       float* a = acc + static_cast<size_t>(o[r]) * L;
       for (int k = 0; k < L; k++) a[k] += w[r] * v[k];
@@ -207,6 +224,21 @@ void sliceAccumulate(const Kernel& ker, int64_t begin, int64_t end, int lRuntime
     const int32_t* o = slots + i * dp1;
     const float* w = weights + i * dp1;
     float* a = acc + (i - begin) * L;
+#ifdef STCN_CRF_SSE2
+    if constexpr (LL == 2) {
+      // Both labels in one register: (w * v) * alpha accumulated in vertex order, per lane.
+      const __m128 al = _mm_set1_ps(alpha);
+      __m128 sv = _mm_setzero_ps();
+      for (int r = 0; r < dp1; r++) {
+        const __m128 vv = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(g + static_cast<size_t>(o[r]) * 2)));
+        sv = _mm_add_ps(sv, _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(w[r]), vv), al));
+      }
+      if (ker.normAfter) sv = _mm_mul_ps(sv, _mm_set1_ps(norm[i]));
+      const __m128 av = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(a)));
+      _mm_store_sd(reinterpret_cast<double*>(a), _mm_castps_pd(_mm_sub_ps(av, _mm_mul_ps(_mm_set1_ps(negCompat), sv))));
+      continue;
+    }
+#endif
     for (int k = 0; k < L; k++) s[k] = 0.0f;
     for (int r = 0; r < dp1; r++) {
       const float* v = g + static_cast<size_t>(o[r]) * L;
