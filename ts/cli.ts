@@ -12,13 +12,14 @@ import { segmentCommand } from "./cli/segment.js";
 import { crfCommand } from "./cli/crf.js";
 import { evaluateCommand } from "./cli/evaluate.js";
 import { boxesToDavisCommand } from "./cli/boxes-to-davis.js";
+import { demoCommand } from "./cli/demo.js";
 import { annotateCommand } from "./cli/annotate.js";
 import { reproduceCommand } from "./cli/reproduce.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, exportCommand, segmentCommand, crfCommand, evaluateCommand, boxesToDavisCommand, annotateCommand, reproduceCommand];
+const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, exportCommand, segmentCommand, crfCommand, evaluateCommand, boxesToDavisCommand, demoCommand, annotateCommand, reproduceCommand];
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("stcn")

@@ -104,3 +104,14 @@ export {
   type LostGraphResult,
   type LostAnnotateArgs,
 } from "./annotators/lost.js";
+export {
+  generateClip,
+  generateDavisRoot,
+  writeDavisClip,
+  clipName,
+  DEFAULT_CLIP,
+  type GenerateOptions,
+  type GeneratedClip,
+  type GenerateRootOptions,
+} from "./demo/generator.js";
+export { runDemo, demoSummary, DEMO_MODEL_PATH, DEMO_DEFAULT_SEED, type DemoOptions, type DemoResult, type DemoClip } from "./demo/demo.js";
