@@ -105,13 +105,28 @@ export {
   type LostAnnotateArgs,
 } from "./annotators/lost.js";
 export {
-  generateClip,
-  generateDavisRoot,
-  writeDavisClip,
-  clipName,
-  DEFAULT_CLIP,
-  type GenerateOptions,
-  type GeneratedClip,
-  type GenerateRootOptions,
-} from "./demo/generator.js";
-export { runDemo, demoSummary, DEMO_MODEL_PATH, DEMO_DEFAULT_SEED, type DemoOptions, type DemoResult, type DemoClip } from "./demo/demo.js";
+  detectorAnnotator,
+  runDetectorAnnotate,
+  detectorAnnotateOptions,
+  gtBox,
+  matchBoxes,
+  boxDistance,
+  candidateCount,
+  detectionMask,
+  composeLabelMap,
+  STUDY_CANDIDATE_SCORE,
+  DETECTOR_MASK_THRESHOLD,
+  DETECTOR_NO_GT_SCORE,
+  type DetectorAnnotator,
+  type DetectorAnnotatorOptions,
+  type DetectorAnnotation,
+  type DetectorAnnotateArgs,
+  type DetectorOutput,
+  type DetectorMethod,
+  type AnnotatedObject,
+  type AnnotateOptions,
+  type BoxRule,
+  type ChannelOrder,
+  type Box as DetectorBox,
+} from "./annotators/detector.js";
+export { runExporter, exporters, type ExporterSpec, type RunExporterOptions } from "./cli/export.js";

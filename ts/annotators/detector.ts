@@ -37,9 +37,9 @@ export type Box = [number, number, number, number];
 /** The study's candidate floor for Mask R-CNN (acceptance_rate 0.01); PointRend used all detections. */
 export const STUDY_CANDIDATE_SCORE: Readonly<Record<DetectorMethod, number>> = { maskrcnn: 0.01, pointrend: 0 };
 /** Default score floor of `noGt` mode. */
-export const NO_GT_SCORE = 0.5;
+export const DETECTOR_NO_GT_SCORE = 0.5;
 /** Mask threshold (the study: soft mask >= 0.5 -> object). */
-export const MASK_THRESHOLD = 0.5;
+export const DETECTOR_MASK_THRESHOLD = 0.5;
 
 /** What the detector returned for one image (plain arrays, no native memory). */
 export interface DetectorOutput {
@@ -224,7 +224,7 @@ export function candidateCount(scores: ArrayLike<number>, floor: number): number
 }
 
 /** The binary mask (0/1) of detection `index`: soft values >= threshold, or non-zero for 0/1 masks. */
-export function detectionMask(output: Pick<DetectorOutput, "masks" | "width" | "height">, index: number, threshold = MASK_THRESHOLD): Uint8Array {
+export function detectionMask(output: Pick<DetectorOutput, "masks" | "width" | "height">, index: number, threshold = DETECTOR_MASK_THRESHOLD): Uint8Array {
   const hw = output.width * output.height;
   const out = new Uint8Array(hw);
   const src = output.masks.subarray(index * hw, (index + 1) * hw);
@@ -338,7 +338,7 @@ function methodFromMetadata(module: Module): DetectorMethod | undefined {
 export function detectorAnnotator(module: Module, options: DetectorAnnotatorOptions = {}): DetectorAnnotator {
   const method = options.method ?? methodFromMetadata(module) ?? "maskrcnn";
   const channelOrder = options.channelOrder ?? "rgb";
-  const maskThreshold = options.maskThreshold ?? MASK_THRESHOLD;
+  const maskThreshold = options.maskThreshold ?? DETECTOR_MASK_THRESHOLD;
   if (!(maskThreshold > 0 && maskThreshold <= 1)) throw new StcnError("ERR_STCN_ARGUMENT", `maskThreshold must be in (0, 1], got ${maskThreshold}`);
 
   async function detect(image: RgbImage): Promise<DetectorOutput> {
@@ -402,7 +402,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
         if (owners.length > 1) warn(`objects ${owners.join(", ")} all matched detection ${j}; the lowest id keeps the overlap`);
       }
     } else {
-      const floor = opts.scoreThreshold ?? NO_GT_SCORE;
+      const floor = opts.scoreThreshold ?? DETECTOR_NO_GT_SCORE;
       let kept = candidateCount(det.scores, floor);
       if (det.count === 0) warn("the detector found nothing in frame 0: the annotation is empty");
       else if (kept === 0) warn(`no detection scores >= ${floor} (best ${det.scores[0]}): the annotation is empty`);
@@ -482,7 +482,7 @@ export const detectorAnnotateOptions = {
     default: "rgb",
     describe: "channel order fed to the model (the study fed RGB to both; PointRend/detectron2 expects bgr)",
   },
-  "mask-threshold": { type: "number", default: MASK_THRESHOLD, describe: "soft mask threshold" },
+  "mask-threshold": { type: "number", default: DETECTOR_MASK_THRESHOLD, describe: "soft mask threshold" },
   json: { type: "boolean", default: false, describe: "print a JSON summary" },
 } as const;
 
@@ -520,7 +520,7 @@ export async function runDetectorAnnotate(args: DetectorAnnotateArgs): Promise<D
     const annotator = detectorAnnotator(module, {
       method: args.method,
       channelOrder: args.channelOrder ?? "rgb",
-      maskThreshold: args.maskThreshold ?? MASK_THRESHOLD,
+      maskThreshold: args.maskThreshold ?? DETECTOR_MASK_THRESHOLD,
       onWarning: (m) => console.warn(`stcn: warning: ${m}`),
     });
     const result = await annotator.annotate(image, gt, { boxRule: args.boxRule ?? "study", scoreThreshold: args.scoreThreshold });
