@@ -130,3 +130,14 @@ export {
   type Box as DetectorBox,
 } from "./annotators/detector.js";
 export { runExporter, exporters, type ExporterSpec, type RunExporterOptions } from "./cli/export.js";
+export {
+  generateClip,
+  generateDavisRoot,
+  writeDavisClip,
+  clipName,
+  DEFAULT_CLIP,
+  type GenerateOptions,
+  type GeneratedClip,
+  type GenerateRootOptions,
+} from "./demo/generator.js";
+export { runDemo, demoSummary, DEMO_MODEL_PATH, DEMO_DEFAULT_SEED, type DemoOptions, type DemoResult, type DemoClip } from "./demo/demo.js";
