@@ -154,6 +154,19 @@ void reduceAndBlur(Kernel& ker, int L, int usedThreads) {
   for (int k = 0; k < L; k++) next[k] = 0.0f;
   for (int j = 0; j <= d; j++) {
     const int32_t* nb = nbAll + static_cast<size_t>(j) * m * 2;
+#ifdef STCN_CRF_SSE2
+    if (L == 2) {
+      const __m128 half = _mm_set1_ps(0.5f);
+      auto load2 = [&](size_t slot) { return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(values + slot * 2))); };
+      for (int i = 0; i < m; i++) {
+        const __m128 r = _mm_add_ps(load2(static_cast<size_t>(i) + 1),
+                                    _mm_mul_ps(half, _mm_add_ps(load2(static_cast<size_t>(nb[2 * i])), load2(static_cast<size_t>(nb[2 * i + 1])))));
+        _mm_store_sd(reinterpret_cast<double*>(next + (static_cast<size_t>(i) + 1) * 2), _mm_castps_pd(r));
+      }
+      std::swap(values, next);
+      continue;
+    }
+#endif
     for (int i = 0; i < m; i++) {
       const float* o = values + static_cast<size_t>(i + 1) * L;
       const float* n1 = values + static_cast<size_t>(nb[2 * i]) * L;
