@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModule, setNumThreads, type Module } from "../dist/index.js";
+import { loadModule, runExporter, setNumThreads, type Module } from "../dist/index.js";
 import { detectorAnnotator, runDetectorAnnotate, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
@@ -161,5 +161,21 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
     await expect(runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, out: join(dir, "x.png") })).rejects.toMatchObject({
       code: "ERR_STCN_ARGUMENT",
     });
+  }, 300_000);
+});
+
+describe("stcn export maskrcnn refuses bad checkpoints", () => {
+  it("a missing file and a state_dict with other keys are ERR_STCN_INPUT naming the problem", async () => {
+    const d = tempDir("stcn-maskrcnn-bad-");
+    await expect(runExporter("maskrcnn", { checkpoint: join(d, "absent.pth"), out: join(d, "m.pt") }, { stdio: "pipe" })).rejects.toMatchObject({
+      code: "ERR_STCN_INPUT",
+      message: expect.stringContaining("checkpoint not found"),
+    });
+    execFileSync(python, ["-c", `import torch; torch.save({"backbone.body.conv1.weight": torch.zeros(64, 3, 7, 7), "extra.weight": torch.zeros(1)}, "${join(d, "bad.pth")}")`]);
+    await expect(runExporter("maskrcnn", { checkpoint: join(d, "bad.pth"), out: join(d, "m.pt") }, { stdio: "pipe" })).rejects.toMatchObject({
+      code: "ERR_STCN_INPUT",
+      message: expect.stringMatching(/missing .*1 unexpected \(e.g. \['extra.weight'\]\)/s),
+    });
+    await expect(runExporter("nope", {})).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT" });
   }, 300_000);
 });

@@ -472,7 +472,13 @@ export const detectorAnnotateOptions = {
   out: { type: "string", demandOption: true, describe: "output first-frame label PNG" },
   device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
   "box-rule": { choices: ["study", "exact"] as const, default: "study", describe: "GT box rule: the study's first-run rule or the tight box" },
-  "no-gt": { type: "boolean", default: false, describe: "no GT: keep every detection scoring >= --score-threshold as its own object" },
+  // Declared as "gt" (default true) so that `--no-gt` works: yargs parses any `--no-X` as X = false, so
+  // an option literally named "no-gt" could never be set. Command handlers pass `noGt: args.gt === false`.
+  gt: {
+    type: "boolean",
+    default: true,
+    describe: "match the GT objects of --gt-mask; --no-gt: keep every detection scoring >= --score-threshold as its own object",
+  },
   "score-threshold": {
     type: "number",
     describe: "GT mode: candidate floor (default 0.01 Mask R-CNN, 0 PointRend, as the study); --no-gt: keep floor (default 0.5)",
