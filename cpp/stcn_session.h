@@ -33,8 +33,9 @@ struct SessionOptions {
 };
 
 // Applies the glibc malloc tuning once per process (see DESIGN.md "Performance"): large activations
-// stay in the heap instead of being unmapped and faulted back in for every frame. Disabled with
-// STCN_MALLOC_TUNING=0. Returns whether it was applied.
+// come from and stay in the heap (M_MMAP_MAX = 0, M_TRIM_THRESHOLD = 1 GiB) instead of being
+// unmapped and faulted back in for every frame. Disabled with STCN_MALLOC_TUNING=0. Returns whether
+// it was applied.
 bool tuneMallocOnce();
 
 // Checks that a module has the three STCN methods (ERR_STCN_MODEL_LOAD otherwise).
