@@ -294,13 +294,21 @@ function field(result: Record<string, Value>, name: string, path: string): Tenso
   return v;
 }
 
-function detectorOutput(result: Value, image: RgbImage, path: string, detectorMs: number): DetectorOutput {
+async function detectorOutput(result: Value, image: RgbImage, path: string, detectorMs: number): Promise<DetectorOutput> {
   if (result === null || typeof result !== "object" || Array.isArray(result) || result instanceof Tensor) {
     throw new StcnError("ERR_STCN_RUN", `detector ${path} must return a dict {boxes, scores, labels, masks}`);
   }
   const dict = result as Record<string, Value>;
   const tensors = ["boxes", "scores", "labels", "masks"].map((k) => field(dict, k, path));
   try {
+    // CUDA results: copy to the host off the main thread (toTypedArray would copy synchronously).
+    for (let i = 0; i < tensors.length; i++) {
+      const t = tensors[i]!;
+      if (t.device !== "cpu") {
+        tensors[i] = await t.to("cpu");
+        t.dispose();
+      }
+    }
     const [boxesT, scoresT, labelsT, masksT] = tensors as [Tensor, Tensor, Tensor, Tensor];
     const n = scoresT.shape[0] ?? 0;
     const hw = image.width * image.height;
@@ -347,7 +355,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
       const start = performance.now();
       const result = await module.run("forward", x);
       const ms = performance.now() - start;
-      return detectorOutput(result, image, module.path, ms);
+      return await detectorOutput(result, image, module.path, ms);
     } finally {
       x.dispose();
     }
