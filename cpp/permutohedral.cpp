@@ -44,8 +44,12 @@ class LatticeHash {
   }
 
   // -1 when absent. Read-only (safe from several threads once building is over).
-  int find(const int16_t* k) const {
-    const uint64_t hv = hash(k);
+  int find(const int16_t* k) const { return findHashed(k, hash(k)); }
+
+  // find() in two steps, so that a batch of lookups can prefetch their slots first.
+  uint64_t hashOf(const int16_t* k) const { return hash(k); }
+  void prefetch(uint64_t hv) const { __builtin_prefetch(&slots_[static_cast<size_t>(hv) & mask_]); }
+  int findHashed(const int16_t* k, uint64_t hv) const {
     const uint32_t tag = static_cast<uint32_t>(hv >> 32);
     size_t h = static_cast<size_t>(hv) & mask_;
     for (;;) {
@@ -347,14 +351,23 @@ void Permutohedral::init(const float* features, int n, int d, int threads) {
   neighbours_.assign(static_cast<size_t>(dp1) * m_ * 2, 0);
   const int m = m_;
   parallelFor(threads, m, [&](int64_t begin, int64_t end) {
-    int16_t n1[kMaxDims + 1];
+    // Batches of lookups: hash and prefetch all slots of a batch, then probe (the table does not fit
+    // the L1/L2 caches, so this hides most of the memory latency).
+    constexpr int kBatch = 16;
+    int16_t n1[kBatch][kMaxDims + 1];
+    uint64_t hv[kBatch];
     for (int j = 0; j <= d; j++) {
       int32_t* nb = neighbours_.data() + static_cast<size_t>(j) * m * 2;
-      for (int64_t i = begin; i < end; i++) {
-        const int16_t* key = hash.key(static_cast<int>(i));
-        for (int k = 0; k < d; k++) n1[k] = static_cast<int16_t>(key[k] - 1);
-        if (j < d) n1[j] = static_cast<int16_t>(key[j] + d);
-        nb[2 * i] = hash.find(n1) + 1;
+      for (int64_t i0 = begin; i0 < end; i0 += kBatch) {
+        const int cnt = static_cast<int>(std::min<int64_t>(kBatch, end - i0));
+        for (int q = 0; q < cnt; q++) {
+          const int16_t* key = hash.key(static_cast<int>(i0 + q));
+          for (int k = 0; k < d; k++) n1[q][k] = static_cast<int16_t>(key[k] - 1);
+          if (j < d) n1[q][j] = static_cast<int16_t>(key[j] + d);
+          hv[q] = hash.hashOf(n1[q]);
+          hash.prefetch(hv[q]);
+        }
+        for (int q = 0; q < cnt; q++) nb[2 * (i0 + q)] = hash.findHashed(n1[q], hv[q]) + 1;
       }
     }
   });
