@@ -348,6 +348,31 @@ describe("the study's call", () => {
   });
 });
 
+describe("async behaviour", () => {
+  it("runs off the main thread and copies its inputs at the call", async () => {
+    const image = await readRgb(join(dataRoot, "clips", "bike", "frames", "00000.jpg"));
+    const objects = await readLabelPng(join(dataRoot, "clips", "bike", "masks", "00000.png"));
+    const labels = objects.data.map((v) => (v === 1 ? 1 : 0));
+    const reference = await denseCrf({ image, unary: unaryFromLabels(labels.slice(), 2, 0.8), iterations: 3 });
+    // The event loop keeps turning while the CRF runs (a synchronous native call would settle the
+    // Promise before any setImmediate callback).
+    let turns = 0;
+    let done = false;
+    const spin = (): void => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const pending = denseCrf({ image: { ...image, data: image.data.slice() }, unary: unaryFromLabels(labels, 2, 0.8), iterations: 3 });
+    labels.fill(0); // the inputs were copied when denseCrf was called
+    const result = await pending;
+    done = true;
+    expect(turns).toBeGreaterThan(0);
+    expect(maxAbsDiff(result.q, reference.q)).toBe(0);
+  });
+});
+
 describe("5) bad inputs", () => {
   const image = randomImage(8, 6, 4);
   const labels = new Uint8Array(48);
