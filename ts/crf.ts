@@ -94,7 +94,7 @@ export interface DenseCrfResult {
    * (argmax + 1), otherwise 0..nLabels-1.
    */
   labels: Uint8Array;
-  /** Vertices of each kernel's lattice (Gaussian first, then bilateral). */
+  /** Vertices of each kernel's lattice (Gaussian first, then bilateral); empty when no iteration ran. */
   latticePoints: number[];
   timing: DenseCrfTiming;
 }
