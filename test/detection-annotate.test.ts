@@ -5,7 +5,7 @@
  * the same detection, the study's candidate floor, no detection at all.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, type Module } from "../dist/index.js";
@@ -159,7 +159,10 @@ beforeAll(async () => {
   execFileSync(python, [join(dir, "fake.py"), dir, JSON.stringify(fakes)], { encoding: "utf8", timeout: 300_000 });
   for (const name of Object.keys(fakes)) modules[name] = await loadModule(join(dir, `${name}.pt`));
 });
-afterAll(() => Object.values(modules).forEach((m) => m.dispose()));
+afterAll(() => {
+  Object.values(modules).forEach((m) => m.dispose());
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("annotate with controlled detections", () => {
   it("no detection: every GT object stays empty, with a warning, no crash", async () => {

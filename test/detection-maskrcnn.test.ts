@@ -8,7 +8,7 @@
  * (the test asserts that detections exist: a run with none would prove nothing).
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, runExporter, setNumThreads, type Module } from "../dist/index.js";
@@ -76,7 +76,10 @@ beforeAll(async () => {
   module = await loadModule(join(dir, "m.pt"));
   ours = await detectorAnnotator(module).detect(image);
 }, 900_000);
-afterAll(() => module?.dispose());
+afterAll(() => {
+  module?.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true }); // ~180 MB archive + reference masks
+});
 
 describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision kernels)", () => {
   it("carries metadata and the expected signature", () => {
@@ -177,5 +180,6 @@ describe("stcn export maskrcnn refuses bad checkpoints", () => {
       message: expect.stringMatching(/missing .*1 unexpected \(e.g. \['extra.weight'\]\)/s),
     });
     await expect(runExporter("nope", {})).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT" });
+    rmSync(d, { recursive: true, force: true });
   }, 300_000);
 });

@@ -9,7 +9,7 @@
  * float64, NMS ties and duplicates.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, native, Tensor, type Module } from "../dist/index.js";
@@ -131,7 +131,10 @@ beforeAll(async () => {
   cases = JSON.parse(readFileSync(join(dir, "cases.json"), "utf8")) as typeof cases;
   ops = await loadModule(join(dir, "ops.pt"));
 });
-afterAll(() => ops?.dispose());
+afterAll(() => {
+  ops?.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("detection ops registered by the addon", () => {
   it("are ours (libtorchvision is not in this process)", () => {
