@@ -466,5 +466,9 @@ describe("5) bad inputs", () => {
     expect(res.status).not.toBe(0);
     expect(res.stderr).toMatch(/mask .*labels.png: label 2 at \(x \d+, y \d+\) is out of range: with nLabels 2, labels are 0..1 \[ERR_STCN_INPUT\]/);
     expect(existsSync(out)).toBe(false);
+    res = spawnSync(process.execPath, [cli, "crf", "--image", img, "--mask", maskPath, "--sxy-bilateral", "0", "--out", out], { encoding: "utf8" });
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toMatch(/--sxy-bilateral must be a positive number, got 0 \[ERR_STCN_ARGUMENT\]/);
+    expect(existsSync(out)).toBe(false);
   });
 });

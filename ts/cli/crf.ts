@@ -48,6 +48,7 @@ export const crfCommand: CommandModule<object, CrfArgs> = {
       .option("timing", { type: "boolean", default: false, describe: "print crf_ms=<ms> (unary + lattice set-up + iterations)" })
       .option("threads", { type: "number", describe: "worker threads (default: STCN_NUM_THREADS / cores)" }),
   handler: async (args) => {
+    checkOptions(args);
     const [image, mask] = await Promise.all([readRgb(args.image), readLabelPng(args.mask)]);
     if (image.width !== mask.width || image.height !== mask.height) {
       throw new StcnError(
@@ -88,3 +89,21 @@ export const crfCommand: CommandModule<object, CrfArgs> = {
     }
   },
 };
+
+/** Option checks with the flag names (the library would name its own option fields). */
+function checkOptions(args: CrfArgs): void {
+  const bad = (flag: string, rule: string, value: unknown): StcnError =>
+    new StcnError("ERR_STCN_ARGUMENT", `--${flag} must be ${rule}, got ${String(value)}`);
+  for (const flag of ["sxy-gaussian", "sxy-bilateral", "srgb"] as const) {
+    const v = args[flag];
+    if (!(Number.isFinite(v) && v > 0)) throw bad(flag, "a positive number", v);
+  }
+  for (const flag of ["compat-gaussian", "compat-bilateral"] as const) {
+    if (!Number.isFinite(args[flag])) throw bad(flag, "a finite number", args[flag]);
+  }
+  if (!(args["gt-prob"] > 0 && args["gt-prob"] < 1)) throw bad("gt-prob", "in (0, 1)", args["gt-prob"]);
+  if (!Number.isInteger(args.iterations) || args.iterations < 0) throw bad("iterations", "a non-negative integer", args.iterations);
+  const n = args["n-labels"];
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 256)) throw bad("n-labels", "an integer in [1, 256]", n);
+  if (args.threads !== undefined && (!Number.isInteger(args.threads) || args.threads < 1)) throw bad("threads", "a positive integer", args.threads);
+}
