@@ -180,26 +180,42 @@ def write_json(path: str, data: Dict) -> None:
     os.replace(tmp, path)
 
 
-def evaluate_heldout(out: str, seeds: str, train_seeds: str) -> Dict:
-    """Scores <out>/stcn-demo.pt on generated clips of `seeds` with the project's pipeline and DAVIS
-    evaluator (`node dist/cli.js demo --seeds ... --json`), writes <out>/training-record.json
-    (training log + held-out numbers) and adds the held-out summary to the model's metadata.json."""
+def run_demo_cli(model_path: str, seeds: str, mem_every: int) -> Dict:
+    """`node dist/cli.js demo --seeds ... --json`: the native pipeline + the project's DAVIS evaluator."""
     import tempfile
 
-    train = set(parse_seeds(train_seeds))
-    held = parse_seeds(seeds)
-    overlap = sorted(train.intersection(held))
-    if overlap:
-        raise SystemExit("held-out seeds overlap the training seeds: %s" % overlap[:5])
-    model_path = os.path.join(out, "stcn-demo.pt")
-    tmp = tempfile.mkdtemp(prefix="stcn-demo-heldout-")
-    report = os.path.join(tmp, "heldout.json")
+    tmp = tempfile.mkdtemp(prefix="stcn-demo-eval-")
+    report = os.path.join(tmp, "results.json")
     cmd = ["node", os.path.join(ROOT, "dist", "cli.js"), "demo", "--model", model_path, "--seeds", seeds,
-           "--out", tmp, "--json", report, "--quiet"]
-    print("held-out evaluation:", " ".join(cmd), flush=True)
+           "--mem-every", str(mem_every), "--out", tmp, "--json", report, "--quiet"]
+    print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     with open(report) as fh:
-        res = json.load(fh)
+        return json.load(fh)
+
+
+def evaluate_heldout(out: str, seeds: str, train_seeds: str, val_seeds: str, mem_every_candidates: List[int]) -> Dict:
+    """Picks the memory interval on validation clips (`val_seeds`), then scores <out>/stcn-demo.pt once
+    on the held-out clips (`seeds`); both seed sets are disjoint from the training seeds and from each
+    other. Writes <out>/training-record.json (training log + validation + held-out numbers) and adds
+    the held-out summary to the model's metadata.json."""
+    train = set(parse_seeds(train_seeds))
+    held = parse_seeds(seeds)
+    val = parse_seeds(val_seeds)
+    for name, group in (("held-out", held), ("validation", val)):
+        overlap = sorted(train.intersection(group))
+        if overlap:
+            raise SystemExit("%s seeds overlap the training seeds: %s" % (name, overlap[:5]))
+    if set(held).intersection(val):
+        raise SystemExit("held-out and validation seeds overlap")
+    model_path = os.path.join(out, "stcn-demo.pt")
+    validation = []
+    for m in mem_every_candidates:
+        g = run_demo_cli(model_path, val_seeds, m)["global"]
+        validation.append({"mem_every": m, "J&F-Mean": g["J&F-Mean"], "J-Mean": g["J-Mean"], "F-Mean": g["F-Mean"]})
+        print("validation mem_every %d: J&F %.3f" % (m, g["J&F-Mean"]), flush=True)
+    best = max(validation, key=lambda v: (v["J&F-Mean"], v["mem_every"]))["mem_every"]
+    res = run_demo_cli(model_path, seeds, best)
     g = res["global"]
     heldout = {
         "seeds": seeds,
@@ -211,20 +227,26 @@ def evaluate_heldout(out: str, seeds: str, train_seeds: str) -> Dict:
         "J-Recall": g["J-Recall"],
         "F-Recall": g["F-Recall"],
         "fps": round(res["fps"], 1),
-        "protocol": "stcn demo pipeline (top-k 20, mem_every 5, working size 128) + ts/davis evaluator (DAVIS 2017 semi-supervised)",
+        "mem_every": best,
+        "top_k": 20,
+        "size": 128,
+        "protocol": "stcn demo pipeline (native memory read, top-k 20, working size 128, mem_every chosen on the "
+                    "validation seeds) + ts/davis evaluator (DAVIS 2017 semi-supervised)",
         "per_object": res["objects"],
     }
     with open(os.path.join(out, "training-log.json")) as fh:
         rec = json.load(fh)
+    rec["validation"] = {"seeds": val_seeds, "runs": validation, "chosen_mem_every": best}
     rec["heldout"] = heldout
     write_json(os.path.join(out, "training-record.json"), rec)
     extra = {"metadata.json": ""}
     module = torch.jit.load(model_path, _extra_files=extra)
     meta = json.loads(extra["metadata.json"] or "{}")
     meta["heldout"] = {k: v for k, v in heldout.items() if k != "per_object"}
+    meta["recommended"] = {"mem_every": best, "top_k": 20, "size": 128}
     torch.jit.save(module, model_path + ".tmp", _extra_files={"metadata.json": json.dumps(meta, indent=1)})
     os.replace(model_path + ".tmp", model_path)
-    print("held-out J&F %.3f J %.3f F %.3f on %d clips" % (g["J&F-Mean"], g["J-Mean"], g["F-Mean"], len(res["clips"])), flush=True)
+    print("held-out J&F %.3f J %.3f F %.3f on %d clips (mem_every %d)" % (g["J&F-Mean"], g["J-Mean"], g["F-Mean"], len(res["clips"]), best), flush=True)
     return heldout
 
 
@@ -253,11 +275,13 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--checkpoint", default="", help="resumable checkpoint (default <cache>/../checkpoint.pth)")
     ap.add_argument("--heldout-seeds", default="900000-900019", help="seeds of the held-out clips (never used in training)")
+    ap.add_argument("--val-seeds", default="800000-800019", help="seeds of the validation clips (choose mem_every)")
+    ap.add_argument("--mem-every-candidates", default="5,2,1", help="memory intervals tried on the validation clips")
     ap.add_argument("--evaluate-only", action="store_true", help="only score <out>/stcn-demo.pt on the held-out clips")
     ap.add_argument("--no-evaluate", action="store_true", help="skip the held-out evaluation after training")
     args = ap.parse_args()
     if args.evaluate_only:
-        evaluate_heldout(args.out, args.heldout_seeds, args.seeds)
+        evaluate_heldout(args.out, args.heldout_seeds, args.seeds, args.val_seeds, [int(m) for m in args.mem_every_candidates.split(",")])
         return
 
     start = time.time()
@@ -388,7 +412,7 @@ def main() -> None:
     save(step, True)
     print("done: %d steps in %.1f min wall, %.1f min cpu" % (step, wall() / 60, cpu() / 60), flush=True)
     if not args.no_evaluate:
-        evaluate_heldout(args.out, args.heldout_seeds, args.seeds)
+        evaluate_heldout(args.out, args.heldout_seeds, args.seeds, args.val_seeds, [int(m) for m in args.mem_every_candidates.split(",")])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ interface DemoArgs {
   mask?: string;
   size: number;
   "top-k": number;
-  "mem-every": number;
+  "mem-every"?: number;
   device: string;
   json?: string;
   quiet: boolean;
@@ -42,7 +42,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("mask", { type: "string", describe: "your clip: first-frame mask (palette or greyscale PNG)" })
       .option("size", { type: "number", default: DEMO_SIZE, describe: "working size, shorter side (0 = input size)" })
       .option("top-k", { type: "number", default: 20, describe: "top-k of the memory read" })
-      .option("mem-every", { type: "number", default: 5, describe: "frames with index % N == 0 become memory" })
+      .option("mem-every", { type: "number", describe: "frames with index % N == 0 become memory (default: the model's recommendation, else 5)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("json", { type: "string", describe: "also write the results as JSON to this file" })
       .option("quiet", { type: "boolean", default: false, describe: "print only the summary line" }),
@@ -76,6 +76,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
             global: g,
             objects: result.evaluation?.objects.map((o) => ({ name: o.name, jMean: o.jMean, fMean: o.fMean })) ?? [],
             fps: result.fps,
+            memEvery: result.memEvery,
           },
           null,
           1,

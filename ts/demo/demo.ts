@@ -52,7 +52,12 @@ export interface DemoOptions {
   mask?: string;
   /** Working size, shorter side (default {@link DEMO_SIZE}; 0 = input size). */
   size?: number;
+  /** Top-k of the memory read (default 20). */
   topK?: number;
+  /**
+   * Memory interval (default: the model's metadata `recommended.mem_every`, chosen on validation
+   * clips by torchscript/train_demo.py; 5, STCN's default, when the model has none).
+   */
   memEvery?: number;
   device?: string;
   /** Called with a line of progress text. */
@@ -78,7 +83,14 @@ export interface DemoResult {
   evaluation: DavisEvaluation | null;
   /** Total frames / total native propagation seconds. */
   fps: number;
+  /** Memory interval used. */
+  memEvery: number;
   contactSheet: string;
+}
+
+function recommendedMemEvery(metadata: Record<string, unknown> | null): number | undefined {
+  const rec = metadata?.recommended as { mem_every?: unknown } | undefined;
+  return typeof rec?.mem_every === "number" && Number.isInteger(rec.mem_every) && rec.mem_every >= 1 ? rec.mem_every : undefined;
 }
 
 /** Colours of the mask and overlay images (the DAVIS palette; background stays clear). */
@@ -154,6 +166,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const palette = davisPalette();
 
   const model = await Stcn.load(modelPath, { device: options.device ?? "cpu" });
+  const memEvery = options.memEvery ?? recommendedMemEvery(model.metadata) ?? 5;
   const clips: DemoClip[] = [];
   const sheetRows: RgbImage[][] = [];
   try {
@@ -170,7 +183,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         out: masksDir,
         size,
         topK: options.topK,
-        memEvery: options.memEvery,
+        memEvery,
       });
       const objects = result.objectIds.length;
       const shown = sheetIndices(frames.length, 6);
@@ -204,7 +217,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           out: masksDir,
           size,
           topK: options.topK,
-          memEvery: options.memEvery,
+          memEvery,
         });
         const shown = sheetIndices(clip.frames.length, 6);
         const gtRow: RgbImage[] = [];
@@ -244,7 +257,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   await contactSheet(sheetRows, sheet);
   const frames = clips.reduce((s, c) => s + c.frames, 0);
   const seconds = clips.reduce((s, c) => s + c.computeSeconds, 0);
-  return { out, model: modelPath, clips, evaluation, fps: frames / seconds, contactSheet: sheet };
+  return { out, model: modelPath, clips, evaluation, fps: frames / seconds, memEvery, contactSheet: sheet };
 }
 
 /** The summary line `demo: J&F 0.xxx J 0.xxx F 0.xxx FPS n.n` (fractions, as the DAVIS CSVs). */
