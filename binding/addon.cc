@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "binding/addon_data.h"
+#include "binding/async.h"
 #include "binding/js_error.h"
 #include "binding/module_wrap.h"
 #include "binding/tensor_wrap.h"
@@ -24,6 +25,14 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), stcn::getNumThreads());
+}
+
+// The intra-op thread count as seen by a worker thread (where runs happen), after syncing it with
+// setNumThreads. Diagnostic: proves the setting reaches the threads that do the work.
+Napi::Value workerNumThreads(const Napi::CallbackInfo& info) {
+  return PromiseWorker<int>::start(
+      info.Env(), "stcn.workerNumThreads", []() { return stcn::getNumThreads(); },
+      [](Napi::Env env, int& n) -> Napi::Value { return Napi::Number::New(env, n); });
 }
 
 Napi::Value cudaAvailable(const Napi::CallbackInfo& info) {
@@ -67,6 +76,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModule", Napi::Function::New(env, ModuleWrap::load, "loadModule"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
+  exports.Set("workerNumThreads", Napi::Function::New(env, workerNumThreads, "workerNumThreads"));
   exports.Set("cudaAvailable", Napi::Function::New(env, cudaAvailable, "cudaAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, cudaDeviceCount, "cudaDeviceCount"));
   exports.Set("libtorchVersion", Napi::Function::New(env, libtorchVersion, "libtorchVersion"));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "binding/js_error.h"
+#include "runtime.h"
 
 namespace binding {
 
@@ -37,6 +38,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
+      stcn::syncThreadSettings();
       result_.emplace(work_());
     } catch (...) {
       error_.emplace(stcn::currentException(stcn::ErrorCode::Internal, ""));

@@ -1,6 +1,8 @@
 #include "runtime.h"
 
 #include <ATen/Parallel.h>
+
+#include <atomic>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -8,9 +10,24 @@
 
 namespace stcn {
 
+namespace {
+std::atomic<int> requestedThreads{0};
+thread_local int appliedThreads = 0;
+}  // namespace
+
 void setNumThreads(int n) {
   if (n < 1) throw Error(ErrorCode::Argument, "setNumThreads: n must be >= 1, got " + std::to_string(n));
+  requestedThreads = n;
   at::set_num_threads(n);
+  appliedThreads = n;
+}
+
+void syncThreadSettings() {
+  const int n = requestedThreads.load();
+  if (n > 0 && appliedThreads != n) {
+    at::set_num_threads(n);
+    appliedThreads = n;
+  }
 }
 
 int getNumThreads() { return at::get_num_threads(); }

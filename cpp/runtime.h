@@ -7,7 +7,12 @@
 
 namespace stcn {
 
+// Sets LibTorch's intra-op thread count for the whole process. OpenMP keeps the count per thread,
+// so worker threads pick the new value up through syncThreadSettings() before their next job.
 void setNumThreads(int n);
+// Applies the count last given to setNumThreads() to the calling thread if it differs (cheap; call
+// at the start of every job on a worker thread).
+void syncThreadSettings();
 int getNumThreads();
 bool cudaAvailable();
 int cudaDeviceCount();

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModule, Tensor, type Module } from "../dist/index.js";
+import { getNumThreads, loadModule, native, setNumThreads, Tensor, type Module } from "../dist/index.js";
 import { exportTestModules } from "./helpers.js";
 
 let dir: string;
@@ -56,5 +56,24 @@ describe("runs happen off the main thread", () => {
     const out = (await running) as Tensor;
     expect((out.toTypedArray() as Float32Array)[12345]).toBe(6);
     m.dispose();
+  });
+
+  it("setNumThreads reaches the worker threads that run methods, also after they ran", async () => {
+    const m = await loadModule(join(dir, "values.pt"));
+    const x = Tensor.fromTypedArray(new Float32Array(1 << 16).fill(1), [256, 256]);
+    const before = getNumThreads();
+    const onWorkers = () => Promise.all([0, 1, 2, 3].map(() => native().workerNumThreads()));
+    try {
+      // Parallel LibTorch work on every libuv worker thread first (OpenMP fixes a thread's count there).
+      await Promise.all([0, 1, 2, 3].map(() => m.run("matmul", x, x)));
+      setNumThreads(1);
+      expect(await onWorkers()).toEqual([1, 1, 1, 1]);
+      await Promise.all([0, 1, 2, 3].map(() => m.run("matmul", x, x)));
+      setNumThreads(3);
+      expect(await onWorkers()).toEqual([3, 3, 3, 3]);
+    } finally {
+      setNumThreads(before);
+      m.dispose();
+    }
   });
 });

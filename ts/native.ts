@@ -62,6 +62,8 @@ export interface NativeAddon {
   loadModule(path: string, device: string, optimization: string): Promise<NativeModule>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** Diagnostic: the intra-op thread count seen by a worker thread. */
+  workerNumThreads(): Promise<number>;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   libtorchVersion(): string;

@@ -26,7 +26,8 @@ interface AnnotateArgs {
   // detectors
   gtMask?: string;
   boxRule: BoxRule;
-  noGt: boolean;
+  /** `--no-gt` sets this false (yargs negation). */
+  gt: boolean;
   scoreThreshold?: number;
   channelOrder: ChannelOrder;
   maskThreshold: number;
@@ -55,7 +56,7 @@ export const annotateCommand: CommandModule = {
       .option("model", { type: "string", demandOption: true, describe: "TorchScript model: detector (stcn export maskrcnn|pointrend) or DINO (stcn export dino)" })
       .option("frames", { type: "string", demandOption: true, describe: "frames folder (frame 0 = first image sorted by name) or one image" })
       .option("out", { type: "string", demandOption: true, describe: "output first-frame label PNG (palette)" })
-      .group(["gt-mask", "box-rule", "no-gt", "score-threshold", "channel-order", "mask-threshold"], "maskrcnn / pointrend:")
+      .group(["gt-mask", "box-rule", "gt", "score-threshold", "channel-order", "mask-threshold"], "maskrcnn / pointrend:")
       .group(["objects", "feature", "k-patches"], "lost / lost-crf:")
       .group(["gt-prob", "crf-iterations", "sxy-gaussian", "compat-gaussian", "sxy-bilateral", "srgb", "compat-bilateral", "threads"], "lost-crf (CRF):")
       .example("$0 annotate --method maskrcnn --model maskrcnn.pt --frames JPEGImages/480p/judo --gt-mask Annotations/480p/judo/00000.png --out judo-maskrcnn.png", "")
@@ -70,7 +71,7 @@ export const annotateCommand: CommandModule = {
         out: a.out,
         device: a.device,
         json: a.json,
-        noGt: a.noGt,
+        noGt: a.gt === false,
         boxRule: a.boxRule,
         channelOrder: a.channelOrder,
         maskThreshold: a.maskThreshold,
