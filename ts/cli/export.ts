@@ -31,6 +31,25 @@ const weightsOptions: Record<string, Options> = {
 
 /** The exporters `stcn export` knows, by subcommand name. */
 export const exporters: Record<string, ExporterSpec> = {
+  stcn: {
+    script: "export_stcn.py",
+    describe: "STCN (official stcn.pth state_dict, 405 entries; stage-0 4-channel and module. prefix accepted) -> TorchScript",
+    options: {
+      ...weightsOptions,
+      "key-proj-scale": { type: "number", describe: "with --random-init: scale key_proj weights (default 0.08, keeps affinities in a trained model's range)" },
+      "state-dict-out": { type: "string", describe: "also write the state_dict (official key names and shapes)" },
+    },
+  },
+  dino: {
+    script: "export_dino.py",
+    describe: "DINO ViT-S/16 or ViT-B/16 (official checkpoints) -> TorchScript for LOST",
+    options: {
+      ...weightsOptions,
+      arch: { choices: ["vit_small", "vit_base", "vit_tiny"], demandOption: true, describe: "ViT variant (the study's notebooks: vit_base)" },
+      "patch-size": { choices: [16, 8], describe: "patch size (default 16)" },
+      "checkpoint-key": { type: "string", describe: "key of the weights inside a training checkpoint (e.g. teacher)" },
+    },
+  },
   maskrcnn: {
     script: "maskrcnn.py",
     describe: "torchvision Mask R-CNN R50-FPN (COCO) -> TorchScript detector",
