@@ -16,13 +16,12 @@
  * Without GT (`noGt`), every detection scoring at least `scoreThreshold` becomes its own object
  * (ids 1..N in score order). Zero detections give empty objects and a warning, never a crash.
  */
-import { readdir, stat } from "node:fs/promises";
-import { extname, join } from "node:path";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { davisPalette } from "../io/palette.js";
 import { readLabelPng, writeLabelPng, type LabelMap } from "../io/png.js";
 import { loadModule, type Module, type Value } from "../module.js";
+import { firstFrame } from "../stcn/video.js";
 import { Tensor } from "../tensor.js";
 
 /** Which detector produced the archive. */
@@ -499,22 +498,6 @@ export const detectorAnnotateOptions = {
   "mask-threshold": { type: "number", default: DETECTOR_MASK_THRESHOLD, describe: "soft mask threshold" },
   json: { type: "boolean", default: false, describe: "print a JSON summary" },
 } as const;
-
-const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"]);
-
-/** The path of frame 0: `frames` itself when it is a file, else the first image file of the folder by name. */
-export async function firstFrame(frames: string): Promise<string> {
-  let info;
-  try {
-    info = await stat(frames);
-  } catch (error) {
-    throw new StcnError("ERR_STCN_INPUT", `frames not found: ${frames} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  if (info.isFile()) return frames;
-  const names = (await readdir(frames)).filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
-  if (names.length === 0) throw new StcnError("ERR_STCN_INPUT", `no image files in frames folder ${frames}`);
-  return join(frames, names[0]!);
-}
 
 /** Implements `stcn annotate --method maskrcnn|pointrend`: writes `out`, prints a summary and the detector time. */
 export async function runDetectorAnnotate(args: DetectorAnnotateArgs): Promise<DetectorAnnotation> {

@@ -7,14 +7,13 @@
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
-import { stat } from "node:fs/promises";
 import type { Options } from "yargs";
 import { denseCrf, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
 import { loadModule, Module } from "../module.js";
-import { listFrames, type VideoFrame } from "../stcn/video.js";
+import { firstFrame } from "../stcn/video.js";
 import { Tensor } from "../tensor.js";
 import { lostGraph, upsampleNearest, type LostObject } from "./lost-graph.js";
 
@@ -229,22 +228,6 @@ export async function lostCrf(
     ...(c.threads !== undefined ? { threads: c.threads } : {}),
   });
   return { ...found, lostLabels: found.labels, labels: crf.labels, crfTiming: crf.timing };
-}
-
-/**
- * The frame to annotate: `frames` itself when it is a file, else the first frame of the folder in the
- * order `stcn segment` propagates (listFrames: .jpg/.jpeg/.png, code-unit sorted like Python's sorted()).
- */
-export async function firstFrame(frames: string): Promise<string> {
-  let info;
-  try {
-    info = await stat(frames);
-  } catch (error) {
-    throw new StcnError("ERR_STCN_INPUT", `--frames ${frames}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (!info.isDirectory()) return frames;
-  const list = await listFrames(frames);
-  return (list[0] as VideoFrame).path;
 }
 
 /** Arguments of `stcn annotate --method lost|lost-crf` (see {@link lostAnnotateOptions}). */

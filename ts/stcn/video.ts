@@ -54,3 +54,18 @@ export async function matchMasks(dir: string, frames: readonly VideoFrame[]): Pr
   }
   return out;
 }
+
+/**
+ * The frame an annotator works on: `frames` itself when it is a file, else the first frame of the
+ * folder in the order `stcn segment` propagates ({@link listFrames}).
+ */
+export async function firstFrame(frames: string): Promise<string> {
+  let info;
+  try {
+    info = await stat(frames);
+  } catch (error) {
+    throw new StcnError("ERR_STCN_INPUT", `--frames ${frames}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!info.isDirectory()) return frames;
+  return ((await listFrames(frames))[0] as VideoFrame).path;
+}
