@@ -160,7 +160,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()});
   }
 
-  // addObjects(labels: Uint8Array, width, height, ids: number[], resize: boolean): Promise<void>
+  // addObjects(labels: Uint8Array, width, height, ids: number[], resize: boolean): Promise<number[]> (ids added)
   Napi::Value addObjects(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<stcn::StcnSession> s;
@@ -179,13 +179,17 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
     } catch (...) {
       return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
     }
-    return PromiseWorker<bool>::start(
+    return PromiseWorker<std::vector<uint8_t>>::start(
         env, "stcn.StcnSession.addObjects",
         [s, labels = std::move(labels), width, height, ids = std::move(ids), resize]() {
-          s->addObjects(labels.data(), width, height, ids, resize);
-          return true;
+          return s->addObjects(labels.data(), width, height, ids, resize);
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()});
+        [](Napi::Env env, std::vector<uint8_t>& kept) -> Napi::Value {
+          Napi::Array out = Napi::Array::New(env, kept.size());
+          for (size_t i = 0; i < kept.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, kept[i]));
+          return out;
+        },
+        {info.This()});
   }
 
   // memorize(kind: "permanent" | "regular" | "temporary"): Promise<void>

@@ -200,8 +200,8 @@ void StcnSession::segment() {
   prob_ = aggregate(probs);
 }
 
-void StcnSession::addObjects(const uint8_t* labels, int64_t width, int64_t height, const std::vector<uint8_t>& ids,
-                             bool resize) {
+std::vector<uint8_t> StcnSession::addObjects(const uint8_t* labels, int64_t width, int64_t height,
+                                             const std::vector<uint8_t>& ids, bool resize) {
   std::lock_guard<std::mutex> lock(mutex_);
   requireFrame("addObjects");
   if ((width != inW_ || height != inH_) && !resize) {
@@ -223,6 +223,20 @@ void StcnSession::addObjects(const uint8_t* labels, int64_t width, int64_t heigh
     // Nearest (F.interpolate mode "nearest") of the masks to the working size.
     fresh = at::upsample_nearest2d(fresh, {workH_, workW_});
   }
+  // Objects too small to survive the resize are not added.
+  const at::Tensor present = fresh.amax({1, 2, 3}).gt(0).to(at::kCPU);
+  std::vector<uint8_t> kept;
+  std::vector<int64_t> keptIndex;
+  for (size_t j = 0; j < ids.size(); ++j) {
+    if (present[static_cast<int64_t>(j)].item<bool>()) {
+      kept.push_back(ids[j]);
+      keptIndex.push_back(static_cast<int64_t>(j));
+    }
+  }
+  if (kept.empty()) return kept;
+  if (kept.size() != ids.size()) {
+    fresh = fresh.index_select(0, at::tensor(keptIndex, at::TensorOptions().dtype(at::kLong)).to(fresh.device()));
+  }
   if (padL_ + padR_ + padT_ + padB_ > 0) fresh = at::constant_pad_nd(fresh, {padL_, padR_, padT_, padB_}, 0);
 
   at::Tensor objectsProb;
@@ -233,7 +247,8 @@ void StcnSession::addObjects(const uint8_t* labels, int64_t width, int64_t heigh
     objectsProb = fresh;
   }
   prob_ = aggregate(objectsProb);
-  objects_ += static_cast<int64_t>(ids.size());
+  objects_ += static_cast<int64_t>(kept.size());
+  return kept;
 }
 
 void StcnSession::memorize(MemoryKind kind) {

@@ -56,8 +56,10 @@ class StcnSession {
   // the pixels equal to ids[j]. Tracked objects' probabilities are zeroed inside the new objects,
   // then all are soft-aggregated (the official YouTube-VOS "interact"). Frame 0: no tracked objects.
   // A label map whose size differs from the frames is refused unless `resize` (nearest to the
-  // working size).
-  void addObjects(const uint8_t* labels, int64_t width, int64_t height, const std::vector<uint8_t>& ids, bool resize);
+  // working size). Ids without a pixel at the working size are skipped (as the reference, which
+  // takes the ids of the resized map). Returns the ids added, in order.
+  std::vector<uint8_t> addObjects(const uint8_t* labels, int64_t width, int64_t height, const std::vector<uint8_t>& ids,
+                                  bool resize);
 
   // encode_value on the current frame with the current probabilities, added to the memory bank.
   void memorize(MemoryKind kind);

@@ -79,6 +79,28 @@ describe("objects and memory", () => {
     }
   });
 
+  it("objects too small for the working size are not tracked (as the reference's resized mask)", async () => {
+    const mask = await readLabelPng(join(bike, "masks", "00000.png"));
+    const data = Uint8Array.from(mask.data);
+    data[1 * mask.width + 1] = 9; // one pixel: nearest 854x480 -> 113x64 samples rows/cols 0, 7, 15, ...
+    const tracker = model.track({ size: SIZE });
+    try {
+      const f0 = await tracker.start(bikeFrames[0] as string, { data, width: mask.width, height: mask.height });
+      expect(tracker.objectIds).toEqual([1, 2]);
+      expect(f0.labels.includes(9)).toBe(false);
+    } finally {
+      tracker.dispose();
+    }
+    const only = new Uint8Array(mask.width * mask.height);
+    only[1 * mask.width + 1] = 9;
+    const t2 = model.track({ size: SIZE });
+    try {
+      await expectInputError(t2.start(bikeFrames[0] as string, { data: only, width: mask.width, height: mask.height }), /no objects left at the working size 113x64/);
+    } finally {
+      t2.dispose();
+    }
+  });
+
   it("memory: frame 0, multiples of memEvery and join frames, never the last frame", async () => {
     const tracker = model.track({ size: SIZE, resizeMasks: true });
     try {

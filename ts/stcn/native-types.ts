@@ -22,7 +22,8 @@ export interface NativeStcnSession {
   readonly disposed: boolean;
   encodeFrame(rgb: Uint8Array, width: number, height: number): Promise<void>;
   segment(): Promise<void>;
-  addObjects(labels: Uint8Array, width: number, height: number, ids: number[], resize: boolean): Promise<void>;
+  /** Resolves with the ids actually added (those with pixels at the working size). */
+  addObjects(labels: Uint8Array, width: number, height: number, ids: number[], resize: boolean): Promise<number[]>;
   memorize(kind: "permanent" | "regular" | "temporary"): Promise<void>;
   labels(ids: number[], withProbs: boolean): Promise<{ labels: Uint8Array; probs?: Float32Array }>;
   dispose(): void;

@@ -247,8 +247,12 @@ export class StcnTracker {
       const ids = idsOf(labels.data);
       if (ids.length === 0) throw new StcnError("ERR_STCN_INPUT", `first mask ${labels.name} has no objects (all pixels are 0)`);
       await this.timed(() => this.session.encodeFrame(image.data, image.width, image.height));
-      await this.timed(() => this.session.addObjects(labels.data, labels.width, labels.height, ids, this.resizeMasks));
-      this.ids.push(...ids);
+      const kept = await this.timed(() => this.session.addObjects(labels.data, labels.width, labels.height, ids, this.resizeMasks));
+      if (kept.length === 0) {
+        const size = this.session.workingSize;
+        throw new StcnError("ERR_STCN_INPUT", `first mask ${labels.name} has no objects left at the working size ${size.width}x${size.height}`);
+      }
+      this.ids.push(...kept);
       await this.timed(() => this.session.memorize("permanent"));
       this.size = { width: image.width, height: image.height };
       this.next = 1;
@@ -312,9 +316,9 @@ export class StcnTracker {
     if (mask) {
       const fresh = idsOf(mask.data).filter((id) => !this.ids.includes(id));
       if (fresh.length > 0) {
-        await this.timed(() => this.session.addObjects(mask.data, mask.width, mask.height, fresh, this.resizeMasks));
-        this.ids.push(...fresh);
-        joining = true;
+        const kept = await this.timed(() => this.session.addObjects(mask.data, mask.width, mask.height, fresh, this.resizeMasks));
+        this.ids.push(...kept);
+        joining = kept.length > 0;
       }
     }
     if (!isLast) {
