@@ -19,29 +19,19 @@ The archive holds metadata.json (in _extra_files): model "dino", arch, patch siz
 depth, weights, normalisation constants, methods, torch version, creation time.
 """
 import argparse
-import hashlib
-import json
 import os
 import sys
-import tempfile
 import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dino import ARCHS, IMAGENET_MEAN, IMAGENET_STD, VisionTransformer  # noqa: E402
+from export_util import save_scripted, sha256_of  # noqa: E402
 
 
 class CheckpointError(Exception):
     pass
-
-
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def extract_state_dict(obj, key):
@@ -113,7 +103,7 @@ def build(arch: str, patch_size: int, checkpoint=None, checkpoint_key=None, seed
         sd = extract_state_dict(obj, checkpoint_key)
         check_state_dict(model, sd)
         model.load_state_dict(sd, strict=True)
-        weights = {"source": "checkpoint", "file": os.path.basename(checkpoint), "sha256": sha256(checkpoint)}
+        weights = {"source": "checkpoint", "file": os.path.basename(checkpoint), "sha256": sha256_of(checkpoint)}
         if checkpoint_key:
             weights["key"] = checkpoint_key
     else:
@@ -137,17 +127,7 @@ def export(model: VisionTransformer, weights, out: str) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     scripted = torch.jit.script(model)
-    out_dir = os.path.dirname(os.path.abspath(out))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dino.", suffix=".pt.tmp", dir=out_dir)
-    os.close(fd)
-    try:
-        torch.jit.save(scripted, tmp, _extra_files={"metadata.json": json.dumps(meta)})
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    save_scripted(scripted, out, meta)
 
 
 def main(argv=None) -> int:

@@ -27,40 +27,14 @@ std of ~1 and the affinities stay in a soft, testable regime. Official weights a
 Exit codes: 0 ok, 2 bad input (unreadable checkpoint, key/shape mismatch, bad arguments).
 """
 import argparse
-import hashlib
-import json
 import os
 import sys
-import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stcn  # noqa: E402
-
-
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def atomic_write(path: str, write) -> None:
-    """Writes via a temp file in the same folder, then renames (nothing half-written)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from export_util import atomic_write, save_scripted, sha256_of  # noqa: E402
 
 
 def fail(message: str) -> None:
@@ -143,7 +117,7 @@ def main(argv=None) -> int:
             "methods": ["encode_key", "encode_value", "decode"],
         }
         scripted = torch.jit.script(model)
-        atomic_write(args.out, lambda p: torch.jit.save(scripted, p, _extra_files={"metadata.json": json.dumps(meta)}))
+        save_scripted(scripted, args.out, meta)
         print("wrote %s (%s)" % (args.out, source))
     return 0
 

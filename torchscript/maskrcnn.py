@@ -37,11 +37,8 @@ or unexpected keys / wrong shapes are refused naming them (exit code 2).
 Exit codes: 0 ok, 2 bad input (unreadable checkpoint, key mismatch, bad arguments).
 """
 import argparse
-import hashlib
-import json
 import os
 import sys
-import tempfile
 import time
 from typing import Dict, List, Tuple
 
@@ -50,6 +47,9 @@ import torchvision
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.models.detection.mask_rcnn import MaskRCNN
 from torchvision.ops.misc import FrozenBatchNorm2d
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_util import save_scripted, sha256_of  # noqa: E402
 
 DEFAULTS = {
     "min_size": 800,
@@ -97,14 +97,6 @@ def build(config: Dict[str, float], seed: int = 0) -> torch.nn.Module:
         box_detections_per_img=int(config["box_detections_per_img"]),
     )
     return model.eval()
-
-
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fail(message: str) -> None:
@@ -214,19 +206,7 @@ def main() -> None:
         "torchvision": torchvision.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".maskrcnn-", suffix=".pt", dir=out_dir)
-    os.close(fd)
-    try:
-        torch.jit.save(scripted, tmp, _extra_files={"metadata.json": json.dumps(meta)})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_scripted(scripted, args.out, meta)
     print(f"maskrcnn.py: wrote {args.out} ({meta['source']})")
 
 

@@ -37,7 +37,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
@@ -48,6 +47,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stcn  # noqa: E402
+from export_util import atomic_write_bytes  # noqa: E402
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -228,20 +228,6 @@ def read_labels(path: str) -> np.ndarray:
         raise
     except Exception as e:  # noqa: BLE001
         raise InputError("cannot decode mask %s: %s" % (path, e))
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_png(path: str, labels: np.ndarray, palette: List[int]) -> None:
