@@ -8,7 +8,7 @@
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
 import type { Options } from "yargs";
-import { denseCrf, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
+import { denseCrf, STUDY_CRF, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
@@ -181,13 +181,13 @@ export interface LostCrfOptions {
 
 /** The study's CRF after LOST: 2 labels, gtProb 10/11, Gaussian sxy 3 compat 3, bilateral sxy 40 srgb 13 compat 10, 10 iterations. */
 export const LOST_CRF_DEFAULTS: Readonly<Required<Omit<LostCrfOptions, "threads">>> = Object.freeze({
-  gtProb: 10 / 11,
-  iterations: 10,
-  sxyGaussian: 3,
-  compatGaussian: 3,
-  sxyBilateral: 40,
-  srgb: 13,
-  compatBilateral: 10,
+  gtProb: STUDY_CRF.gtProb,
+  iterations: STUDY_CRF.iterations,
+  sxyGaussian: STUDY_CRF.gaussian.sxy,
+  compatGaussian: STUDY_CRF.gaussian.compat,
+  sxyBilateral: STUDY_CRF.bilateral.sxy,
+  srgb: STUDY_CRF.bilateral.srgb,
+  compatBilateral: STUDY_CRF.bilateral.compat,
 });
 
 /** What {@link lostCrf} returns: the LOST result with `labels` replaced by the CRF's. */
@@ -270,13 +270,13 @@ export const lostAnnotateOptions = {
   objects: { type: "number", default: 1, describe: "objects to find (LOST repeated on the remaining patches); 1 = the published LOST" },
   feature: { type: "string", choices: ["k", "q", "v"], default: "k", describe: "last-block DINO features compared by LOST" },
   "k-patches": { type: "number", default: 100, describe: "LOST candidate patches (lowest degree)" },
-  "gt-prob": { type: "number", default: 10 / 11, describe: "lost-crf: probability of the LOST label in the CRF unary" },
-  "crf-iterations": { type: "number", default: 10, describe: "lost-crf: mean-field iterations" },
-  "sxy-gaussian": { type: "number", default: 3, describe: "lost-crf: Gaussian (smoothness) kernel sxy, pixels" },
-  "compat-gaussian": { type: "number", default: 3, describe: "lost-crf: Gaussian kernel Potts weight" },
-  "sxy-bilateral": { type: "number", default: 40, describe: "lost-crf: bilateral (appearance) kernel sxy, pixels" },
-  srgb: { type: "number", default: 13, describe: "lost-crf: bilateral colour standard deviation" },
-  "compat-bilateral": { type: "number", default: 10, describe: "lost-crf: bilateral kernel Potts weight" },
+  "gt-prob": { type: "number", default: LOST_CRF_DEFAULTS.gtProb, describe: "lost-crf: probability of the LOST label in the CRF unary" },
+  "crf-iterations": { type: "number", default: LOST_CRF_DEFAULTS.iterations, describe: "lost-crf: mean-field iterations" },
+  "sxy-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.sxyGaussian, describe: "lost-crf: Gaussian (smoothness) kernel sxy, pixels" },
+  "compat-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.compatGaussian, describe: "lost-crf: Gaussian kernel Potts weight" },
+  "sxy-bilateral": { type: "number", default: LOST_CRF_DEFAULTS.sxyBilateral, describe: "lost-crf: bilateral (appearance) kernel sxy, pixels" },
+  srgb: { type: "number", default: LOST_CRF_DEFAULTS.srgb, describe: "lost-crf: bilateral colour standard deviation" },
+  "compat-bilateral": { type: "number", default: LOST_CRF_DEFAULTS.compatBilateral, describe: "lost-crf: bilateral kernel Potts weight" },
   threads: { type: "number", describe: "lost-crf: CRF worker threads (default: STCN_NUM_THREADS / cores)" },
   json: { type: "boolean", default: false, describe: "print a JSON summary" },
 } as const satisfies Record<string, Options>;

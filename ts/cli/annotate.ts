@@ -63,14 +63,11 @@ export const annotateCommand: CommandModule = {
       .example("$0 annotate --method lost-crf --model dino_vitb16.pt --frames JPEGImages/480p/judo --out judo-lost.png", ""),
   handler: async (raw) => {
     const a = raw as unknown as AnnotateArgs;
+    const common = { model: a.model, frames: a.frames, out: a.out, device: a.device, json: a.json };
     if (a.method === "maskrcnn" || a.method === "pointrend") {
       await runDetectorAnnotate({
+        ...common,
         method: a.method,
-        model: a.model,
-        frames: a.frames,
-        out: a.out,
-        device: a.device,
-        json: a.json,
         noGt: a.gt === false,
         boxRule: a.boxRule,
         channelOrder: a.channelOrder,
@@ -81,12 +78,8 @@ export const annotateCommand: CommandModule = {
       return;
     }
     await runLostAnnotate({
+      ...common,
       method: a.method,
-      model: a.model,
-      frames: a.frames,
-      out: a.out,
-      device: a.device,
-      json: a.json,
       objects: a.objects,
       feature: a.feature,
       kPatches: a.kPatches,
