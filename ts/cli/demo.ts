@@ -62,6 +62,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       device: args.device,
       onProgress: log,
     });
+    log(`model ${result.model} (mem-every ${result.memEvery}, top-k ${args["top-k"]}, working size ${args.size})`);
     if (result.evaluation) log(formatDavisTables(result.evaluation));
     else log("your clip has no ground truth: J&F is not computed");
     log(`wrote ${result.out}/{frames,${result.evaluation ? "masks-gt," : ""}masks,overlays}/ and ${result.contactSheet}`);
