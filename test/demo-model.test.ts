@@ -88,8 +88,8 @@ describe("demo model", () => {
       for (const o of result.evaluation!.objects) {
         const r = recorded.get(o.name);
         expect(r, o.name).toBeDefined();
-        expect(o.jMean).toBeCloseTo(r!.jMean, 3);
-        expect(o.fMean).toBeCloseTo(r!.fMean, 3);
+        expect(o.jMean).toBeCloseTo(r!.jMean, 2);
+        expect(o.fMean).toBeCloseTo(r!.fMean, 2);
       }
     });
   });
