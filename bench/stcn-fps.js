@@ -5,6 +5,9 @@
  * (../shared/data/clips/judo, 16 frames, 854x480, objects joining at frames 5, 8, 13), 480p working
  * size, same machine, one run.
  *
+ * Order: our pipeline, the reference, our pipeline again (ABA; ours = mean of the two), so a load
+ * that drifts during the run (shared machines) does not favour either side.
+ *
  * FPS as the official eval_davis.py counts it: frames / propagation seconds (frames already decoded
  * for the reference; for ours the native calls of the tracker, decoding and writing excluded). Ours
  * also gets an end-to-end number (listing, decoding, propagation, PNG writing).
@@ -14,7 +17,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -52,10 +55,14 @@ try {
   for await (const _ of warmTracker.run(warmFrames.slice(1))) void _;
   const warm = warmTracker.stats;
   warmTracker.dispose();
-  const ours = await segmentFolder(stcn, {
-    frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, "ours"), size: Number(args.size),
-  });
-  stcn.dispose();
+  // Order ours, reference, ours (ABA): other jobs on a shared machine change the load over minutes;
+  // averaging our two runs around the reference cancels a linear drift. Load averages are printed.
+  const runOurs = (tag) =>
+    segmentFolder(stcn, { frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, `ours-${tag}`), size: Number(args.size) });
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(" ");
+  const loads = [load()];
+  const oursA = await runOurs("a");
+  loads.push(load());
 
   // The eager Python reference in the same run, same threads.
   const refOut = join(work, "reference");
@@ -66,15 +73,31 @@ try {
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   const ref = JSON.parse(readFileSync(join(refOut, "timing.json"), "utf8"));
+  loads.push(load());
+  const oursB = await runOurs("b");
+  loads.push(load());
+  stcn.dispose();
+  const ours = {
+    frames: oursA.frames,
+    computeSeconds: (oursA.computeSeconds + oursB.computeSeconds) / 2,
+    totalSeconds: (oursA.totalSeconds + oursB.totalSeconds) / 2,
+    objectIds: oursB.objectIds,
+    workingSize: oursB.workingSize,
+  };
+  ours.fps = ours.frames / ours.computeSeconds;
+  ours.endToEndFps = ours.frames / ours.totalSeconds;
 
-  const row = (label, frames, seconds) => `${label.padEnd(44)} ${String(frames).padStart(6)} ${seconds.toFixed(2).padStart(9)} ${(frames / seconds).toFixed(3).padStart(8)}`;
+  const row = (label, frames, seconds) => `${label.padEnd(50)} ${String(frames).padStart(6)} ${seconds.toFixed(2).padStart(9)} ${(frames / seconds).toFixed(3).padStart(8)}`;
   console.log("");
-  console.log(`${"pipeline".padEnd(44)} ${"frames".padStart(6)} ${"seconds".padStart(9)} ${"FPS".padStart(8)}`);
+  console.log(`${"pipeline".padEnd(50)} ${"frames".padStart(6)} ${"seconds".padStart(9)} ${"FPS".padStart(8)}`);
   console.log(row("python eager reference (propagation)", ref.frames, ref.seconds_propagation));
-  console.log(row("stcn-node addon (propagation)", ours.frames, ours.computeSeconds));
+  console.log(row("stcn-node addon, run 1 (propagation)", oursA.frames, oursA.computeSeconds));
+  console.log(row("stcn-node addon, run 2 (propagation)", oursB.frames, oursB.computeSeconds));
+  console.log(row("stcn-node addon (propagation, mean of runs 1-2)", ours.frames, ours.computeSeconds));
   console.log(row("stcn-node addon (end-to-end: decode+write)", ours.frames, ours.totalSeconds));
   console.log(row("stcn-node warm-up (first 3 frames, not counted)", warm.frames, warm.computeSeconds));
   console.log("");
+  console.log(`load average (1/5/15 min) before ours 1: ${loads[0]}, before reference: ${loads[1]}, before ours 2: ${loads[2]}, end: ${loads[3]}`);
   console.log(`objects ${ours.objectIds.join(",")}, working size ${ours.workingSize.width}x${ours.workingSize.height}`);
   console.log(`ratio (ours / reference, propagation FPS): ${(ours.fps / ref.fps).toFixed(2)}x`);
   console.log(`ratio (ours end-to-end / reference propagation): ${(ours.endToEndFps / ref.fps).toFixed(2)}x`);
