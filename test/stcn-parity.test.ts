@@ -5,7 +5,8 @@
  * - judo: 16 frames, objects joining at frames 5, 8 and 13 (00005.png is 853x480: resized by the
  *   explicit opt-in on both sides);
  * - bike: 2 objects from frame 0;
- * - frames whose size is not a multiple of 16 (a 100x70 crop, native resolution: padding path).
+ * - frames whose size is not a multiple of 16 (a 100x70 crop, native resolution: padding path), and
+ *   tiny frames (48x32) whose memory holds fewer positions than the top-k.
  * Every frame: labels equal on >= 99.9% of the pixels, per-object probabilities within 1e-4.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -118,26 +119,30 @@ describe("STCN addon vs eager reference (seeded random weights)", () => {
     await compare(ours, ref);
   });
 
-  it("frames whose size is not a multiple of 16 (100x70 crop, native resolution)", async () => {
-    const crop = join(dir, "crop");
-    mkdirSync(join(crop, "frames"), { recursive: true });
-    const region = { left: 420, top: 250, width: 100, height: 70 };
-    for (let i = 0; i < 4; i++) {
-      await sharp(join(bike, "frames", `${name(i)}.jpg`)).extract(region).png().toFile(join(crop, "frames", `${name(i)}.png`));
-    }
-    const mask = await readLabelPng(join(bike, "masks", "00000.png"));
-    const cropped = new Uint8Array(region.width * region.height);
-    for (let y = 0; y < region.height; y++) {
-      for (let x = 0; x < region.width; x++) cropped[y * region.width + x] = mask.data[(y + region.top) * mask.width + x + region.left] as number;
-    }
-    expect(new Set(cropped)).toEqual(new Set([0, 1, 2]));
-    writeFileSync(join(crop, "mask.png"), encodeLabelPng(cropped, region.width, region.height));
-    const ref = runReference(modelPath, join(dir, "ref-crop"), [
-      "--frames", join(crop, "frames"), "--mask", join(crop, "mask.png"), "--size", "0",
-    ]);
-    const frames = Array.from({ length: 4 }, (_, i) => join(crop, "frames", `${name(i)}.png`));
-    const ours = await track(frames, join(crop, "mask.png"), new Map(), { size: 0 });
-    expect(ours.every((f) => f.width === 100 && f.height === 70)).toBe(true);
-    await compare(ours, ref);
-  });
+  // Crops of the bike clip at native resolution: 100x70 (not a multiple of 16: symmetric padding to
+  // 112x80) and 48x32 (3x2 = 6 memory positions per frame, fewer than top-k 20 at first).
+  for (const region of [
+    { left: 420, top: 250, width: 100, height: 70 },
+    { left: 440, top: 290, width: 48, height: 32 },
+  ]) {
+    it(`bike crop ${region.width}x${region.height} at native resolution`, async () => {
+      const crop = join(dir, `crop-${region.width}x${region.height}`);
+      mkdirSync(join(crop, "frames"), { recursive: true });
+      for (let i = 0; i < 4; i++) {
+        await sharp(join(bike, "frames", `${name(i)}.jpg`)).extract(region).png().toFile(join(crop, "frames", `${name(i)}.png`));
+      }
+      const mask = await readLabelPng(join(bike, "masks", "00000.png"));
+      const cropped = new Uint8Array(region.width * region.height);
+      for (let y = 0; y < region.height; y++) {
+        for (let x = 0; x < region.width; x++) cropped[y * region.width + x] = mask.data[(y + region.top) * mask.width + x + region.left] as number;
+      }
+      expect(new Set(cropped)).toEqual(new Set([0, 1, 2]));
+      writeFileSync(join(crop, "mask.png"), encodeLabelPng(cropped, region.width, region.height));
+      const ref = runReference(modelPath, join(crop, "ref"), ["--frames", join(crop, "frames"), "--mask", join(crop, "mask.png"), "--size", "0"]);
+      const frames = Array.from({ length: 4 }, (_, i) => join(crop, "frames", `${name(i)}.png`));
+      const ours = await track(frames, join(crop, "mask.png"), new Map(), { size: 0 });
+      expect(ours.every((f) => f.width === region.width && f.height === region.height)).toBe(true);
+      await compare(ours, ref);
+    });
+  }
 });
