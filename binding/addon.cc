@@ -27,12 +27,19 @@ Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), stcn::getNumThreads());
 }
 
-// The intra-op thread count as seen by a worker thread (where runs happen), after syncing it with
-// setNumThreads. Diagnostic: proves the setting reaches the threads that do the work.
+// workerNumThreads(lane): Promise<number>, the intra-op thread count as seen by executor lane
+// `lane` (where runs happen), after syncing it with setNumThreads. Diagnostic: proves the setting
+// reaches the threads that do the work.
 Napi::Value workerNumThreads(const Napi::CallbackInfo& info) {
-  return PromiseWorker<int>::start(
-      info.Env(), "stcn.workerNumThreads", []() { return stcn::getNumThreads(); },
+  const int lane = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  return PromiseWorker<int>::startOnLane(
+      info.Env(), lane, "stcn.workerNumThreads", []() { return stcn::getNumThreads(); },
       [](Napi::Env env, int& n) -> Napi::Value { return Napi::Number::New(env, n); });
+}
+
+// executorLanes(): how many lanes run native work (STCN_LANES, default 2).
+Napi::Value executorLanes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), addonData(info.Env()).executor->lanes());
 }
 
 Napi::Value cudaAvailable(const Napi::CallbackInfo& info) {
@@ -66,6 +73,7 @@ void registerCrf(Napi::Env env, Napi::Object exports);
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
+  data->executor = std::make_unique<Executor>(env);
   Napi::Function tensor = TensorWrap::define(env);
   data->tensorConstructor = Napi::Persistent(tensor);
   Napi::Function module = ModuleWrap::define(env);
@@ -77,6 +85,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("workerNumThreads", Napi::Function::New(env, workerNumThreads, "workerNumThreads"));
+  exports.Set("executorLanes", Napi::Function::New(env, executorLanes, "executorLanes"));
   exports.Set("cudaAvailable", Napi::Function::New(env, cudaAvailable, "cudaAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, cudaDeviceCount, "cudaDeviceCount"));
   exports.Set("libtorchVersion", Napi::Function::New(env, libtorchVersion, "libtorchVersion"));

@@ -1,9 +1,11 @@
 // Runs native work off the main thread and settles a Promise with the result.
 //
-// `work` runs on a libuv worker thread and must not touch JavaScript values; `done` runs on the main
-// thread and turns the result into a JavaScript value. Objects passed as `keepAlive` (the receiver,
-// argument wrappers) stay referenced until the Promise settles, so a finalizer can never run while
-// native work uses them. Native exceptions never escape: they reject the Promise with a coded Error.
+// `work` runs on an executor lane (binding/executor.h) and must not touch JavaScript values; `done`
+// runs on the main thread and turns the result into a JavaScript value. Work for the same
+// `affinity` (the native object it uses) always runs on the same lane, in submission order. Objects
+// passed as `keepAlive` (the receiver, argument wrappers) stay referenced until the Promise settles,
+// so a finalizer can never run while native work uses them. Native exceptions never escape: they
+// reject the Promise with a coded Error.
 #pragma once
 
 #include <napi.h>
@@ -13,67 +15,73 @@
 #include <utility>
 #include <vector>
 
+#include "binding/addon_data.h"
+#include "binding/executor.h"
 #include "binding/js_error.h"
 #include "runtime.h"
 
 namespace binding {
 
 template <typename Result>
-class PromiseWorker : public Napi::AsyncWorker {
+class PromiseWorker {
  public:
   using Work = std::function<Result()>;
   using Done = std::function<Napi::Value(Napi::Env, Result&)>;
 
   static Napi::Promise start(Napi::Env env, const char* name, Work work, Done done,
-                             std::initializer_list<Napi::Value> keepAlive = {}) {
-    auto* worker = new PromiseWorker(env, name, std::move(work), std::move(done));
+                             std::initializer_list<Napi::Value> keepAlive = {}, const void* affinity = nullptr) {
+    return startOnLane(env, addonData(env).executor->laneOf(affinity), name, std::move(work), std::move(done), keepAlive);
+  }
+
+  // The same on an explicit lane (diagnostics).
+  static Napi::Promise startOnLane(Napi::Env env, int lane, const char* /*name*/, Work work, Done done,
+                                   std::initializer_list<Napi::Value> keepAlive = {}) {
+    auto state = std::make_shared<State>(env, std::move(work), std::move(done));
     for (const Napi::Value& value : keepAlive) {
-      if (value.IsObject()) worker->keepAlive_.push_back(Napi::Persistent(value.As<Napi::Object>()));
+      if (value.IsObject()) state->keepAlive.push_back(Napi::Persistent(value.As<Napi::Object>()));
     }
-    Napi::Promise promise = worker->deferred_.Promise();
-    worker->Queue();
+    Napi::Promise promise = state->deferred.Promise();
+    addonData(env).executor->submit(
+        env, lane, [state]() { state->execute(); }, [state, env]() { state->settle(env); });
     return promise;
   }
 
- protected:
-  void Execute() override {
-    try {
-      stcn::syncThreadSettings();
-      result_.emplace(work_());
-    } catch (...) {
-      error_.emplace(stcn::currentException(stcn::ErrorCode::Internal, ""));
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (error_) {
-      deferred_.Reject(makeError(env, *error_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(done_(env, *result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (...) {
-      deferred_.Reject(makeError(env, stcn::currentException(stcn::ErrorCode::Internal, "")).Value());
-    }
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  PromiseWorker(Napi::Env env, const char* name, Work work, Done done)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), done_(std::move(done)) {}
+  struct State {
+    State(Napi::Env env, Work w, Done d) : deferred(Napi::Promise::Deferred::New(env)), work(std::move(w)), done(std::move(d)) {}
 
-  Napi::Promise::Deferred deferred_;
-  Work work_;
-  Done done_;
-  std::optional<Result> result_;
-  std::optional<stcn::Error> error_;
-  std::vector<Napi::ObjectReference> keepAlive_;
+    void execute() {
+      try {
+        stcn::syncThreadSettings();
+        result.emplace(work());
+      } catch (...) {
+        error.emplace(stcn::currentException(stcn::ErrorCode::Internal, ""));
+      }
+    }
+
+    void settle(Napi::Env env) {
+      if (error) {
+        deferred.Reject(makeError(env, *error).Value());
+      } else {
+        try {
+          deferred.Resolve(done(env, *result));
+        } catch (const Napi::Error& e) {
+          deferred.Reject(e.Value());
+        } catch (...) {
+          deferred.Reject(makeError(env, stcn::currentException(stcn::ErrorCode::Internal, "")).Value());
+        }
+      }
+      keepAlive.clear();
+      result.reset();  // free native results on the main thread, now
+    }
+
+    Napi::Promise::Deferred deferred;
+    Work work;
+    Done done;
+    std::optional<Result> result;
+    std::optional<stcn::Error> error;
+    std::vector<Napi::ObjectReference> keepAlive;
+  };
 };
 
 }  // namespace binding

@@ -151,7 +151,8 @@ Napi::Value ModuleWrap::run(const Napi::CallbackInfo& info) {
   return PromiseWorker<c10::IValue>::start(
       env, "stcn.Module.run",
       [module, method, inputs = std::move(inputs)]() mutable { return module->run(method, std::move(inputs)); },
-      [](Napi::Env env, c10::IValue& result) { return fromIValue(env, result); }, {info.This(), info[1]});
+      [](Napi::Env env, c10::IValue& result) { return fromIValue(env, result); }, {info.This(), info[1]},
+      module.get());
 }
 
 Napi::Value ModuleWrap::dispose(const Napi::CallbackInfo& info) {

@@ -139,7 +139,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
           s->encodeFrame(rgb.data(), width, height);
           return true;
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()});
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, s.get());
   }
 
   // segment(): Promise<void>
@@ -157,7 +157,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
           s->segment();
           return true;
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()});
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, s.get());
   }
 
   // addObjects(labels: Uint8Array, width, height, ids: number[], resize: boolean): Promise<number[]> (ids added)
@@ -189,7 +189,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
           for (size_t i = 0; i < kept.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, kept[i]));
           return out;
         },
-        {info.This()});
+        {info.This()}, s.get());
   }
 
   // memorize(kind: "permanent" | "regular" | "temporary"): Promise<void>
@@ -213,7 +213,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
           s->memorize(kind);
           return true;
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()});
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, s.get());
   }
 
   struct LabelsResult {
@@ -256,7 +256,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
           }
           return out;
         },
-        {info.This()});
+        {info.This()}, s.get());
   }
 
   Napi::Value dispose(const Napi::CallbackInfo& info) {

@@ -62,15 +62,17 @@ describe("runs happen off the main thread", () => {
     const m = await loadModule(join(dir, "values.pt"));
     const x = Tensor.fromTypedArray(new Float32Array(1 << 16).fill(1), [256, 256]);
     const before = getNumThreads();
-    const onWorkers = () => Promise.all([0, 1, 2, 3].map(() => native().workerNumThreads()));
+    const lanes = [...Array(native().executorLanes()).keys()];
+    const onWorkers = () => Promise.all(lanes.map((lane) => native().workerNumThreads(lane)));
     try {
-      // Parallel LibTorch work on every libuv worker thread first (OpenMP fixes a thread's count there).
+      // Parallel LibTorch work on the lanes first (OpenMP fixes a thread's count there).
       await Promise.all([0, 1, 2, 3].map(() => m.run("matmul", x, x)));
+      expect(await onWorkers()).toEqual(lanes.map(() => before));
       setNumThreads(1);
-      expect(await onWorkers()).toEqual([1, 1, 1, 1]);
+      expect(await onWorkers()).toEqual(lanes.map(() => 1));
       await Promise.all([0, 1, 2, 3].map(() => m.run("matmul", x, x)));
       setNumThreads(3);
-      expect(await onWorkers()).toEqual([3, 3, 3, 3]);
+      expect(await onWorkers()).toEqual(lanes.map(() => 3));
     } finally {
       setNumThreads(before);
       m.dispose();

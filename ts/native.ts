@@ -62,8 +62,10 @@ export interface NativeAddon {
   loadModule(path: string, device: string, optimization: string): Promise<NativeModule>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  /** Diagnostic: the intra-op thread count seen by a worker thread. */
-  workerNumThreads(): Promise<number>;
+  /** Diagnostic: the intra-op thread count seen by executor lane `lane`. */
+  workerNumThreads(lane: number): Promise<number>;
+  /** How many executor lanes run native work (STCN_LANES, default 2). */
+  executorLanes(): number;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   libtorchVersion(): string;
