@@ -21,9 +21,15 @@ CBAM gate, 1x1 -> 512), decoder (compress 1024 -> 128, two skip-upsampling stage
 """
 from typing import List, Optional, Tuple
 
+import os
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stcn import ResBlock  # noqa: E402  (the full model's pre-activation residual block)
 
 KEY_DIM = 64
 VALUE_DIM = 512
@@ -53,25 +59,6 @@ class BasicBlock(nn.Module):
         if self.downsample is not None:
             identity = self.downsample(x)
         return F.relu(out + identity)
-
-
-class ResBlock(nn.Module):
-    """STCN's pre-activation residual block without BN (3x3 conv skip when the widths differ)."""
-
-    def __init__(self, indim: int, outdim: int):
-        super().__init__()
-        self.downsample: Optional[nn.Module] = None
-        if indim != outdim:
-            self.downsample = nn.Conv2d(indim, outdim, 3, padding=1)
-        self.conv1 = nn.Conv2d(indim, outdim, 3, padding=1)
-        self.conv2 = nn.Conv2d(outdim, outdim, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.conv1(F.relu(x))
-        r = self.conv2(F.relu(r))
-        if self.downsample is not None:
-            x = self.downsample(x)
-        return x + r
 
 
 class CBAM(nn.Module):
