@@ -19,10 +19,22 @@ import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<object, any>[] = [infoCommand, smokeCommand, exportCommand, segmentCommand, crfCommand, evaluateCommand, boxesToDavisCommand, demoCommand, annotateCommand, reproduceCommand];
+const commands: CommandModule<object, any>[] = [
+  demoCommand,
+  segmentCommand,
+  annotateCommand,
+  evaluateCommand,
+  reproduceCommand,
+  crfCommand,
+  exportCommand,
+  boxesToDavisCommand,
+  infoCommand,
+  smokeCommand,
+];
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("stcn")
+  .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
   .usage("$0 <command> [options]")
   .strict()
   .recommendCommands()

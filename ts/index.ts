@@ -28,7 +28,19 @@ export {
   type MaskSource,
 } from "./stcn/tracker.js";
 export { segmentFolder, type SegmentFolderOptions, type SegmentFolderResult } from "./stcn/segment.js";
-export { listFrames, matchMasks, type VideoFrame } from "./stcn/video.js";
+export { listFrames, matchMasks, firstFrame, type VideoFrame } from "./stcn/video.js";
+export { readRgb, encodeRgb, type RgbImage } from "./io/image.js";
+export { readLabelPng, decodeLabelPng, writeLabelPng, encodeLabelPng, encodeGreyPng, type LabelMap } from "./io/png.js";
+export { davisPalette, type Palette } from "./io/palette.js";
+export {
+  reproduceDavis,
+  formatReproduceTable,
+  FIRST_FRAME_METHODS,
+  type FirstFrameMethod,
+  type ReproduceDavisOptions,
+  type ReproduceRow,
+  type ReproduceResult,
+} from "./reproduce.js";
 export {
   denseCrf,
   refineMaskWithCrf,
