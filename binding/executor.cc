@@ -32,9 +32,10 @@ Executor::~Executor() {
     }
     lane->wake.notify_all();
   }
+  // Jobs still queued are left unreleased on purpose: they hold JavaScript references that must not
+  // be deleted while the environment is being torn down.
   for (auto& lane : lanes_) {
     if (lane->thread.joinable()) lane->thread.join();
-    for (Job* job : lane->queue) delete job;  // never started: the environment is going away
   }
 }
 
@@ -57,13 +58,14 @@ void Executor::loop(Lane& lane) {
       lane.queued.fetch_sub(1, std::memory_order_relaxed);
     }
     job->work();  // never throws: PromiseWorker catches everything
-    const napi_status status = completions_.NonBlockingCall(job, [this](Napi::Env env, Napi::Function, Job* finished) {
+    // If this fails (napi_closing: the environment is shutting down) the job is left unreleased on
+    // purpose: deleting it here would delete JavaScript references off the main thread.
+    completions_.NonBlockingCall(job, [this](Napi::Env env, Napi::Function, Job* finished) {
       Napi::HandleScope scope(env);
       finished->done();
       delete finished;
       if (--inFlight_ == 0) completions_.Unref(env);
     });
-    if (status != napi_ok) delete job;  // the environment is shutting down
   }
 }
 
