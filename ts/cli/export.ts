@@ -63,6 +63,21 @@ export const exporters: Record<string, ExporterSpec> = {
       "class-bias": { type: "string", array: true, describe: "CLASS=VALUE added to the classifier bias (random-init tests)" },
     },
   },
+  pointrend: {
+    script: "pointrend.py",
+    describe: "PointRend R50-FPN (detectron2 pointrend_rcnn_R_50_FPN_3x_coco, model_final_edd263.pkl) -> TorchScript detector",
+    options: {
+      ...weightsOptions,
+      "channel-order": { choices: ["rgb", "bgr"], describe: "what the network sees: rgb = the study (default; RGB into BGR-trained weights), bgr = detectron2's intended order" },
+      "min-size": { type: "number", describe: "internal resize, shorter side (default 800)" },
+      "max-size": { type: "number", describe: "internal resize, longer side cap (default 1333)" },
+      "score-thresh": { type: "number", describe: "detection score floor, strict > (default 0.01, the study)" },
+      "nms-thresh": { type: "number", describe: "per-class NMS IoU (default 0.5)" },
+      "detections-per-img": { type: "number", describe: "max detections (default 100)" },
+      "residual-scale": { type: "number", describe: "random-init only: FrozenBN scale of each bottleneck's last conv (default 0.2)" },
+      "class-bias": { type: "string", array: true, describe: "CLASS=VALUE added to the classifier bias, detectron2 contiguous ids (random-init tests)" },
+    },
+  },
 };
 
 /** Options of {@link runExporter}. */

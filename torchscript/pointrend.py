@@ -1,0 +1,709 @@
+"""PointRend instance segmentation (R50-FPN Mask R-CNN + PointRend mask head) -> TorchScript detector archive.
+
+Usage:
+  /usr/bin/python3 torchscript/pointrend.py --checkpoint model_final_edd263.pkl --out pointrend.pt
+  /usr/bin/python3 torchscript/pointrend.py --random-init --seed 0 --out pointrend.pt
+  options: --channel-order rgb|bgr --min-size 800 --max-size 1333 --score-thresh 0.01 --nms-thresh 0.5
+           --detections-per-img 100 --class-bias CLASS=VALUE (random-init only)
+
+Our own port (no detectron2 dependency) of detectron2 v0.6's
+`projects/PointRend/configs/InstanceSegmentation/pointrend_rcnn_R_50_FPN_3x_coco.yaml` at inference, with
+the study's `MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.01` (FACTS section 6):
+
+* input: detectron2's DefaultPredictor on an HxWx3 float array in [0,255]: ResizeShortestEdge(800, max 1333)
+  (float input -> torch bilinear interpolation, align_corners=False), subtract PIXEL_MEAN
+  [103.53, 116.28, 123.675] (BGR order, PIXEL_STD 1), zero padding to a multiple of 32;
+* backbone: ResNet-50 (MSRA style: stride in the 1x1 conv, FrozenBN eps 1e-5), FPN p2..p5 (sum fusion,
+  nearest x2 top-down), p6 = max_pool(p5, 1, stride 2);
+* RPN: anchors 32..512 (one size per level), aspect ratios 0.5/1/2, offset 0; per level top 1000 logits,
+  decode (weights 1,1,1,1, dw/dh clamp log(1000/16)), clip, drop empty boxes, NMS 0.7 per level, keep 1000;
+* box head: ROIAlignV2 7x7 (aligned, sampling_ratio 0, levels floor(4 + log2(sqrt(area)/224 + 1e-8)) in
+  2..5), fc1/fc2 1024 ReLU, 81-way softmax (background = LAST index 80), class-specific deltas
+  (10,10,5,5), clip, score > thresh, per-class NMS 0.5, top 100;
+* PointRend mask head (v0.6 `PointRendROIHeads`): coarse head on 14x14 point-sampled p2 features
+  (grid_sample, align_corners False): 2x2/2 conv + ReLU, coarse_mask_fc1/2 (1024, ReLU), prediction
+  80x7x7; adaptive subdivision, 5 steps x2 bilinear from 7x7 to 224x224, skipping a step when the next
+  resolution's points are all recomputed anyway, 28*28 most uncertain points per step (uncertainty =
+  -|logit of the predicted class|), point head = 3 conv1d(256) + predictor on [p2 point features, coarse
+  logits at the point] (coarse logits concatenated before every layer);
+* output: boxes rescaled to the input size and clipped, empty boxes dropped, sigmoid masks pasted into the
+  image (grid_sample, full image as on CUDA) and thresholded at >= 0.5: binary masks, as the study's
+  `pred_masks`.
+
+The archive keeps the contract of our Mask R-CNN archive (torchscript/maskrcnn.py):
+
+  forward(image: Tensor[3,H,W] float32 RGB in [0,1]) -> Dict[str, Tensor] with
+    boxes [N,4] float32 (x0,y0,x1,y1 input pixels), scores [N] float32 (descending),
+    labels [N] int64 (COCO category ids 1..90, mapped from detectron2's contiguous 0..79),
+    masks [N,1,H,W] float32 in {0,1}.
+
+Channel order (`--channel-order`, baked into the archive, recorded in metadata): detectron2's weights
+expect BGR (cfg INPUT.FORMAT "BGR"). The study handed DefaultPredictor an RGB array, so the network saw
+R in its B slot (and B in its R slot). `rgb` (default) reproduces that: the RGB input goes to the network
+unchanged. `bgr` flips the input to BGR first, what detectron2 intends. (The annotator's own
+`--channel-order` swaps the tensor it feeds; leave it at rgb when the archive already chooses.)
+
+Checkpoint: detectron2's `model_final_edd263.pkl`, a pickle {"model": {name: numpy array}, "__author__":
+...} with detectron2 names. The converter maps every name strictly (both the v0.6-era names
+`roi_heads.mask_coarse_head.coarse_mask_fc*` / `roi_heads.mask_point_head.*` and the later
+`roi_heads.mask_head.coarse_head.fc*` / `roi_heads.mask_head.point_head.*` are accepted); the buffers
+`pixel_mean`, `pixel_std`, `proposal_generator.anchor_generator.cell_anchors.{0..4}` may be present and
+are checked against the config (a mismatch is refused), everything else missing, unexpected or wrongly
+shaped is refused naming the keys (exit code 2). A torch-saved dict of tensors with the same names also
+works.
+
+Exit codes: 0 ok, 2 bad input (unreadable checkpoint, key mismatch, bad arguments).
+"""
+import argparse
+import math
+import os
+import pickle
+import sys
+import time
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import Tensor, nn
+from torchvision.ops import boxes as box_ops
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_util import save_scripted, sha256_of  # noqa: E402
+
+PIXEL_MEAN = [103.53, 116.28, 123.675]  # BGR, detectron2 Base-RCNN-FPN
+PIXEL_STD = [1.0, 1.0, 1.0]
+ANCHOR_SIZES = [32.0, 64.0, 128.0, 256.0, 512.0]
+ASPECT_RATIOS = [0.5, 1.0, 2.0]
+STRIDES = [4, 8, 16, 32, 64]
+NUM_CLASSES = 80
+# detectron2's COCO contiguous id (0..79) -> COCO category id
+COCO_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
+            31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
+            56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82,
+            84, 85, 86, 87, 88, 89, 90]
+
+DEFAULTS = {
+    "min_size": 800,
+    "max_size": 1333,
+    "score_thresh": 0.01,  # the study; the yaml's default is 0.05
+    "nms_thresh": 0.5,
+    "detections_per_img": 100,
+    "channel_order": "rgb",
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Backbone: ResNet-50 (detectron2 names) + FPN
+
+class FrozenBN(nn.Module):
+    def __init__(self, n: int):
+        super().__init__()
+        self.register_buffer("weight", torch.ones(n))
+        self.register_buffer("bias", torch.zeros(n))
+        self.register_buffer("running_mean", torch.zeros(n))
+        self.register_buffer("running_var", torch.ones(n))
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.weight * (self.running_var + 1e-5).rsqrt()
+        bias = self.bias - self.running_mean * scale
+        return x * scale.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
+
+
+class ConvBN(nn.Conv2d):
+    """Conv2d without bias followed by FrozenBN, stored as `<name>.weight` + `<name>.norm.*`."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0):
+        super().__init__(cin, cout, k, stride=stride, padding=padding, bias=False)
+        self.norm = FrozenBN(cout)
+        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(F.conv2d(x, self.weight, None, self.stride, self.padding))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, cin: int, mid: int, cout: int, stride: int):
+        super().__init__()
+        self.shortcut = ConvBN(cin, cout, 1, stride) if cin != cout else nn.Identity()
+        self.conv1 = ConvBN(cin, mid, 1, stride)  # STRIDE_IN_1X1 (MSRA weights)
+        self.conv2 = ConvBN(mid, mid, 3, 1, 1)
+        self.conv3 = ConvBN(mid, cout, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.conv1(x))
+        y = F.relu(self.conv2(y))
+        y = self.conv3(y)
+        return F.relu(y + self.shortcut(x))
+
+
+class Stem(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = ConvBN(3, 64, 7, 2, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(F.relu(self.conv1(x)), kernel_size=3, stride=2, padding=1)
+
+
+def stage(n: int, cin: int, mid: int, cout: int, stride: int) -> nn.Sequential:
+    blocks = [Bottleneck(cin if i == 0 else cout, mid, cout, stride if i == 0 else 1) for i in range(n)]
+    return nn.Sequential(*blocks)
+
+
+class ResNet50(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = Stem()
+        self.res2 = stage(3, 64, 64, 256, 1)
+        self.res3 = stage(4, 256, 128, 512, 2)
+        self.res4 = stage(6, 512, 256, 1024, 2)
+        self.res5 = stage(3, 1024, 512, 2048, 2)
+
+    def forward(self, x: Tensor) -> List[Tensor]:
+        x = self.stem(x)
+        c2 = self.res2(x)
+        c3 = self.res3(c2)
+        c4 = self.res4(c3)
+        c5 = self.res5(c4)
+        return [c2, c3, c4, c5]
+
+
+class FPNBackbone(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bottom_up = ResNet50()
+        self.fpn_lateral2 = nn.Conv2d(256, 256, 1)
+        self.fpn_output2 = nn.Conv2d(256, 256, 3, padding=1)
+        self.fpn_lateral3 = nn.Conv2d(512, 256, 1)
+        self.fpn_output3 = nn.Conv2d(256, 256, 3, padding=1)
+        self.fpn_lateral4 = nn.Conv2d(1024, 256, 1)
+        self.fpn_output4 = nn.Conv2d(256, 256, 3, padding=1)
+        self.fpn_lateral5 = nn.Conv2d(2048, 256, 1)
+        self.fpn_output5 = nn.Conv2d(256, 256, 3, padding=1)
+
+    def forward(self, x: Tensor) -> List[Tensor]:
+        c2, c3, c4, c5 = self.bottom_up(x)
+        t5 = self.fpn_lateral5(c5)
+        t4 = self.fpn_lateral4(c4) + F.interpolate(t5, scale_factor=2.0, mode="nearest")
+        t3 = self.fpn_lateral3(c3) + F.interpolate(t4, scale_factor=2.0, mode="nearest")
+        t2 = self.fpn_lateral2(c2) + F.interpolate(t3, scale_factor=2.0, mode="nearest")
+        p5 = self.fpn_output5(t5)
+        p6 = F.max_pool2d(p5, kernel_size=1, stride=2, padding=0)
+        return [self.fpn_output2(t2), self.fpn_output3(t3), self.fpn_output4(t4), p5, p6]
+
+
+# ------------------------------------------------------------------------------------------------
+# Boxes
+
+def decode(deltas: Tensor, boxes: Tensor, wx: float, wy: float, ww: float, wh: float) -> Tensor:
+    """detectron2 Box2BoxTransform.apply_deltas: deltas [R, 4k] on boxes [R, 4] -> [R, 4k]."""
+    clamp = math.log(1000.0 / 16)
+    widths = boxes[:, 2] - boxes[:, 0]
+    heights = boxes[:, 3] - boxes[:, 1]
+    ctr_x = boxes[:, 0] + 0.5 * widths
+    ctr_y = boxes[:, 1] + 0.5 * heights
+    dx = deltas[:, 0::4] / wx
+    dy = deltas[:, 1::4] / wy
+    dw = (deltas[:, 2::4] / ww).clamp(max=clamp)
+    dh = (deltas[:, 3::4] / wh).clamp(max=clamp)
+    px = dx * widths[:, None] + ctr_x[:, None]
+    py = dy * heights[:, None] + ctr_y[:, None]
+    pw = torch.exp(dw) * widths[:, None]
+    ph = torch.exp(dh) * heights[:, None]
+    out = torch.stack([px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph], dim=2)
+    return out.reshape(deltas.shape)
+
+
+def clip(boxes: Tensor, h: int, w: int) -> Tensor:
+    x0 = boxes[..., 0].clamp(min=0.0, max=float(w))
+    y0 = boxes[..., 1].clamp(min=0.0, max=float(h))
+    x1 = boxes[..., 2].clamp(min=0.0, max=float(w))
+    y1 = boxes[..., 3].clamp(min=0.0, max=float(h))
+    return torch.stack([x0, y0, x1, y1], dim=-1)
+
+
+def cell_anchors() -> Tensor:
+    """[5 levels, 3 ratios, 4] anchors centred on 0 (detectron2 DefaultAnchorGenerator, computed in Python floats)."""
+    out = []
+    for size in ANCHOR_SIZES:
+        level = []
+        area = size * size
+        for ratio in ASPECT_RATIOS:
+            w = math.sqrt(area / ratio)
+            h = ratio * w
+            level.append([-w / 2.0, -h / 2.0, w / 2.0, h / 2.0])
+        out.append(level)
+    return torch.tensor(out, dtype=torch.float32)
+
+
+class RPNHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(256, 256, 3, padding=1)
+        self.objectness_logits = nn.Conv2d(256, 3, 1)
+        self.anchor_deltas = nn.Conv2d(256, 12, 1)
+
+
+class RPN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rpn_head = RPNHead()
+        self.register_buffer("cell_anchors", cell_anchors(), persistent=False)
+        self.pre_nms_topk = 1000
+        self.post_nms_topk = 1000
+        self.nms_thresh = 0.7
+
+    def forward(self, features: List[Tensor], h: int, w: int) -> Tensor:
+        boxes_all: List[Tensor] = []
+        scores_all: List[Tensor] = []
+        levels_all: List[Tensor] = []
+        for i, f in enumerate(features):
+            t = F.relu(self.rpn_head.conv(f))
+            logits = self.rpn_head.objectness_logits(t)  # [1, A, H, W]
+            deltas = self.rpn_head.anchor_deltas(t)  # [1, A*4, H, W]
+            fh, fw = f.shape[-2], f.shape[-1]
+            logits = logits.permute(0, 2, 3, 1).reshape(-1)  # (H, W, A)
+            deltas = deltas.view(1, 3, 4, fh, fw).permute(0, 3, 4, 1, 2).reshape(-1, 4)
+            stride = 4 * 2 ** i  # p2..p6: 4..64
+            sx = torch.arange(0, fw * stride, step=stride, dtype=torch.float32, device=f.device)
+            sy = torch.arange(0, fh * stride, step=stride, dtype=torch.float32, device=f.device)
+            yy, xx = torch.meshgrid(sy, sx, indexing="ij")
+            xx = xx.reshape(-1)
+            yy = yy.reshape(-1)
+            shifts = torch.stack([xx, yy, xx, yy], dim=1)
+            anchors = (shifts.view(-1, 1, 4) + self.cell_anchors[i].view(1, -1, 4)).reshape(-1, 4)
+            proposals = decode(deltas, anchors, 1.0, 1.0, 1.0, 1.0)
+            k = min(self.pre_nms_topk, logits.numel())
+            top_scores, top_idx = logits.topk(k)
+            boxes_all.append(proposals[top_idx])
+            scores_all.append(top_scores)
+            levels_all.append(torch.full((k,), i, dtype=torch.int64, device=f.device))
+        boxes = torch.cat(boxes_all)
+        scores = torch.cat(scores_all)
+        levels = torch.cat(levels_all)
+        valid = torch.isfinite(boxes).all(dim=1) & torch.isfinite(scores)
+        boxes, scores, levels = boxes[valid], scores[valid], levels[valid]
+        boxes = clip(boxes, h, w)
+        keep = ((boxes[:, 2] - boxes[:, 0]) > 0) & ((boxes[:, 3] - boxes[:, 1]) > 0)
+        boxes, scores, levels = boxes[keep], scores[keep], levels[keep]
+        keep_idx = box_ops.batched_nms(boxes, scores, levels, self.nms_thresh)
+        keep_idx = keep_idx[: self.post_nms_topk]
+        return boxes[keep_idx]
+
+
+# ------------------------------------------------------------------------------------------------
+# ROI heads
+
+class BoxHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(256 * 7 * 7, 1024)
+        self.fc2 = nn.Linear(1024, 1024)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.flatten(x, 1)
+        return F.relu(self.fc2(F.relu(self.fc1(x))))
+
+
+class BoxPredictor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cls_score = nn.Linear(1024, NUM_CLASSES + 1)
+        self.bbox_pred = nn.Linear(1024, NUM_CLASSES * 4)
+
+
+class CoarseMaskHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.reduce_spatial_dim_conv = nn.Conv2d(256, 256, 2, stride=2)
+        self.coarse_mask_fc1 = nn.Linear(256 * 7 * 7, 1024)
+        self.coarse_mask_fc2 = nn.Linear(1024, 1024)
+        self.prediction = nn.Linear(1024, NUM_CLASSES * 7 * 7)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.reduce_spatial_dim_conv(x))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.coarse_mask_fc1(x))
+        x = F.relu(self.coarse_mask_fc2(x))
+        return self.prediction(x).view(x.shape[0], -1, 7, 7)
+
+
+class PointHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Conv1d(256 + NUM_CLASSES, 256, 1)
+        self.fc2 = nn.Conv1d(256 + NUM_CLASSES, 256, 1)
+        self.fc3 = nn.Conv1d(256 + NUM_CLASSES, 256, 1)
+        self.predictor = nn.Conv1d(256 + NUM_CLASSES, NUM_CLASSES, 1)
+
+    def forward(self, fine: Tensor, coarse: Tensor) -> Tensor:
+        x = torch.cat([fine, coarse], dim=1)
+        x = torch.cat([F.relu(self.fc1(x)), coarse], dim=1)
+        x = torch.cat([F.relu(self.fc2(x)), coarse], dim=1)
+        x = torch.cat([F.relu(self.fc3(x)), coarse], dim=1)
+        return self.predictor(x)
+
+
+def point_sample(x: Tensor, coords: Tensor) -> Tensor:
+    """x [R,C,H,W], coords [R,P,2] in [0,1] -> [R,C,P] (grid_sample bilinear, align_corners False, zeros)."""
+    out = F.grid_sample(x, 2.0 * coords.unsqueeze(2) - 1.0, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.squeeze(3)
+
+
+def regular_grid(r: int, side: int, device: torch.device) -> Tensor:
+    """[r, side*side, 2] cell centres of a side x side grid in [0,1]^2 (x fastest)."""
+    c = (torch.arange(side, dtype=torch.float32, device=device) + 0.5) / side
+    yy, xx = torch.meshgrid(c, c, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1).unsqueeze(0).expand(r, -1, -1)
+
+
+def fine_features(p2: Tensor, boxes: Tensor, coords: Tensor) -> Tensor:
+    """p2 [1,C,h,w] (stride 4), boxes [R,4] image pixels, coords [R,P,2] box-relative -> [R,C,P]."""
+    x = coords[:, :, 0] * (boxes[:, None, 2] - boxes[:, None, 0]) + boxes[:, None, 0]
+    y = coords[:, :, 1] * (boxes[:, None, 3] - boxes[:, None, 1]) + boxes[:, None, 1]
+    scale = torch.tensor([p2.shape[-1] * 4.0, p2.shape[-2] * 4.0], device=p2.device)
+    img = torch.stack([x, y], dim=2) / scale
+    out = F.grid_sample(p2, (2.0 * img - 1.0).unsqueeze(0), mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.squeeze(0).transpose(0, 1)
+
+
+class ROIHeads(nn.Module):
+    def __init__(self, score_thresh: float, nms_thresh: float, detections: int):
+        super().__init__()
+        self.box_head = BoxHead()
+        self.box_predictor = BoxPredictor()
+        self.mask_coarse_head = CoarseMaskHead()
+        self.mask_point_head = PointHead()
+        self.score_thresh = score_thresh
+        self.nms_thresh = nms_thresh
+        self.detections = detections
+        self.subdivision_steps = 5
+        self.subdivision_points = 28 * 28
+
+    def pool(self, features: List[Tensor], boxes: Tensor) -> Tensor:
+        """ROIAlignV2 7x7 over p2..p5 with detectron2's level assignment."""
+        size = torch.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+        levels = torch.floor(4.0 + torch.log2(size / 224.0 + 1e-8)).clamp(min=2.0, max=5.0).to(torch.int64) - 2
+        out = torch.zeros(boxes.shape[0], 256, 7, 7, dtype=boxes.dtype, device=boxes.device)
+        rois = torch.cat([torch.zeros_like(boxes[:, :1]), boxes], dim=1)
+        for lvl in range(4):
+            idx = torch.nonzero(levels == lvl).squeeze(1)
+            if idx.numel() > 0:
+                pooled = torch.ops.torchvision.roi_align(features[lvl], rois[idx], 1.0 / float(4 * 2 ** lvl), 7, 7, 0, True)
+                out[idx] = pooled.to(out.dtype)
+        return out
+
+    def forward(self, features: List[Tensor], proposals: Tensor, h: int, w: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        x = self.box_head(self.pool(features, proposals))
+        logits = self.box_predictor.cls_score(x)
+        deltas = self.box_predictor.bbox_pred(x)
+        probs = F.softmax(logits, dim=-1)[:, :-1]  # background is the last class
+        boxes = decode(deltas, proposals, 10.0, 10.0, 5.0, 5.0).view(proposals.shape[0], -1, 4)
+        boxes = clip(boxes, h, w)
+        mask = probs > self.score_thresh
+        inds = torch.nonzero(mask)  # (proposal, class), row-major
+        boxes = boxes[mask]
+        scores = probs[mask]
+        classes = inds[:, 1]
+        keep = box_ops.batched_nms(boxes, scores, classes, self.nms_thresh)[: self.detections]
+        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        return boxes, scores, classes, self.masks(features[0], boxes, classes)
+
+    def masks(self, p2: Tensor, boxes: Tensor, classes: Tensor) -> Tensor:
+        """Mask logits [R, 1, 224, 224] of each box's class (PointRend adaptive subdivision)."""
+        r = boxes.shape[0]
+        if r == 0:
+            return torch.zeros(0, 1, 7, 7, dtype=p2.dtype, device=p2.device)
+        grid = regular_grid(r, 14, p2.device)
+        coarse = self.mask_coarse_head(fine_features(p2, boxes, grid).reshape(r, 256, 14, 14))
+        mask_logits = coarse.clone()
+        arange = torch.arange(r, device=p2.device)
+        for step in range(self.subdivision_steps):
+            mask_logits = F.interpolate(mask_logits, scale_factor=2.0, mode="bilinear", align_corners=False)
+            hh, ww = mask_logits.shape[-2], mask_logits.shape[-1]
+            if self.subdivision_points >= 4 * hh * ww and step < self.subdivision_steps - 1:
+                continue
+            uncertainty = -torch.abs(mask_logits[arange, classes])  # [R, H, W]
+            k = min(hh * ww, self.subdivision_points)
+            idx = torch.topk(uncertainty.reshape(r, hh * ww), k=k, dim=1)[1]
+            coords = torch.zeros(r, k, 2, dtype=torch.float32, device=p2.device)
+            coords[:, :, 0] = 1.0 / ww / 2.0 + (idx % ww).to(torch.float32) * (1.0 / ww)
+            coords[:, :, 1] = 1.0 / hh / 2.0 + torch.div(idx, ww, rounding_mode="floor").to(torch.float32) * (1.0 / hh)
+            point_logits = self.mask_point_head(fine_features(p2, boxes, coords), point_sample(coarse, coords))
+            c = mask_logits.shape[1]
+            mask_logits = mask_logits.reshape(r, c, hh * ww).scatter_(2, idx.unsqueeze(1).expand(-1, c, -1), point_logits).view(r, c, hh, ww)
+        return mask_logits[arange, classes].unsqueeze(1)
+
+
+class PointRend(nn.Module):
+    """One image in, its detections out (see the module docstring). State_dict names = detectron2's."""
+
+    def __init__(self, config: Dict[str, object]):
+        super().__init__()
+        self.backbone = FPNBackbone()
+        self.proposal_generator = RPN()
+        self.roi_heads = ROIHeads(float(config["score_thresh"]), float(config["nms_thresh"]), int(config["detections_per_img"]))
+        self.min_size = int(config["min_size"])
+        self.max_size = int(config["max_size"])
+        self.bgr = str(config["channel_order"]) == "bgr"
+        self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(3, 1, 1), persistent=False)
+        self.register_buffer("coco_ids", torch.tensor(COCO_IDS, dtype=torch.int64), persistent=False)
+
+    def resized(self, h: int, w: int) -> Tuple[int, int]:
+        """detectron2 ResizeShortestEdge.get_output_shape."""
+        size = float(self.min_size)
+        scale = size / float(min(h, w))
+        if h < w:
+            nh, nw = size, scale * w
+        else:
+            nh, nw = scale * h, size
+        if max(nh, nw) > self.max_size:
+            s = float(self.max_size) / max(nh, nw)
+            nh = nh * s
+            nw = nw * s
+        return int(nh + 0.5), int(nw + 0.5)
+
+    def forward(self, image: Tensor) -> Dict[str, Tensor]:
+        if image.dim() != 3 or image.size(0) != 3:
+            raise ValueError("expected an image tensor [3,H,W] (RGB in [0,1])")
+        oh, ow = image.shape[1], image.shape[2]
+        x = image.to(torch.float32) * 255.0
+        if self.bgr:
+            x = x.flip(0)
+        nh, nw = self.resized(oh, ow)
+        x = F.interpolate(x.unsqueeze(0), size=(nh, nw), mode="bilinear", align_corners=False)
+        x = (x - self.pixel_mean) / self.pixel_std
+        ph = int(math.ceil(nh / 32.0)) * 32
+        pw = int(math.ceil(nw / 32.0)) * 32
+        x = F.pad(x, (0, pw - nw, 0, ph - nh), value=0.0)
+        features = self.backbone(x)
+        proposals = self.proposal_generator(features, nh, nw)
+        boxes, scores, classes, mask_logits = self.roi_heads(features[:4], proposals, nh, nw)
+        # detector_postprocess: rescale to the input size, clip, drop empty boxes, paste masks
+        sx = float(ow) / float(nw)
+        sy = float(oh) / float(nh)
+        boxes = boxes * torch.tensor([sx, sy, sx, sy], device=boxes.device)
+        boxes = clip(boxes, oh, ow)
+        keep = ((boxes[:, 2] - boxes[:, 0]) > 0) & ((boxes[:, 3] - boxes[:, 1]) > 0)
+        boxes, scores, classes, mask_logits = boxes[keep], scores[keep], classes[keep], mask_logits[keep]
+        masks = paste(mask_logits.sigmoid(), boxes, oh, ow) >= 0.5
+        return {"boxes": boxes, "scores": scores, "labels": self.coco_ids[classes], "masks": masks.to(torch.float32)}
+
+
+def paste(masks: Tensor, boxes: Tensor, h: int, w: int) -> Tensor:
+    """detectron2 _do_paste_mask over the full image: masks [N,1,M,M], boxes [N,4] -> [N,1,h,w]."""
+    n = masks.shape[0]
+    if n == 0:
+        return torch.zeros(0, 1, h, w, dtype=masks.dtype, device=masks.device)
+    x0, y0, x1, y1 = torch.split(boxes, 1, dim=1)
+    img_y = torch.arange(0, h, device=boxes.device, dtype=torch.float32) + 0.5
+    img_x = torch.arange(0, w, device=boxes.device, dtype=torch.float32) + 0.5
+    img_y = (img_y - y0) / (y1 - y0) * 2 - 1
+    img_x = (img_x - x0) / (x1 - x0) * 2 - 1
+    gx = img_x[:, None, :].expand(n, h, w)
+    gy = img_y[:, :, None].expand(n, h, w)
+    grid = torch.stack([gx, gy], dim=3)
+    return F.grid_sample(masks.to(torch.float32), grid, align_corners=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# Converter
+
+OPTIONAL_BUFFERS = ["pixel_mean", "pixel_std"] + [f"proposal_generator.anchor_generator.cell_anchors.{i}" for i in range(5)]
+RENAMES = [
+    ("roi_heads.mask_head.coarse_head.fc", "roi_heads.mask_coarse_head.coarse_mask_fc"),
+    ("roi_heads.mask_head.coarse_head.", "roi_heads.mask_coarse_head."),
+    ("roi_heads.mask_head.point_head.", "roi_heads.mask_point_head."),
+]
+
+
+class ConversionError(ValueError):
+    pass
+
+
+def detectron2_keys() -> Dict[str, Tuple[int, ...]]:
+    """Every tensor name (and shape) of the detectron2 checkpoint this model loads (v0.6-era names)."""
+    model = PointRend(dict(DEFAULTS))
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def convert(weights: Dict[str, object]) -> Dict[str, Tensor]:
+    """detectron2 {name: numpy array | tensor} -> our state_dict, strictly (ConversionError names the offending keys)."""
+    import numpy as np
+
+    expected = detectron2_keys()
+    state: Dict[str, Tensor] = {}
+    renamed: Dict[str, str] = {}
+    for name, value in weights.items():
+        new = name
+        for old_prefix, new_prefix in RENAMES:
+            if new.startswith(old_prefix):
+                new = new_prefix + new[len(old_prefix):]
+                break
+        if new in state:
+            raise ConversionError(f"{name} and {renamed[new]} both map to {new}")
+        renamed[new] = name
+        if isinstance(value, np.ndarray):
+            tensor = torch.from_numpy(np.ascontiguousarray(value))
+        elif isinstance(value, Tensor):
+            tensor = value
+        else:
+            raise ConversionError(f"{name}: not an array ({type(value).__name__})")
+        state[new] = tensor.to(torch.float32) if tensor.is_floating_point() else tensor
+    optional = {}
+    for k in OPTIONAL_BUFFERS:
+        if k in state:
+            optional[k] = state.pop(k)
+    missing = [k for k in expected if k not in state]
+    unexpected = [renamed[k] for k in state if k not in expected]
+    wrong = [f"{renamed[k]} {tuple(state[k].shape)} != {v}" for k, v in expected.items() if k in state and tuple(state[k].shape) != v]
+    if missing or unexpected or wrong:
+        raise ConversionError(
+            f"{len(missing)} missing (e.g. {missing[:5]}), {len(unexpected)} unexpected (e.g. {unexpected[:5]}), "
+            f"{len(wrong)} wrong shape (e.g. {wrong[:5]})")
+    # Buffers that older detectron2 versions saved: they must agree with our config.
+    refs = {"pixel_mean": torch.tensor(PIXEL_MEAN).view(3, 1, 1), "pixel_std": torch.tensor(PIXEL_STD).view(3, 1, 1)}
+    anchors = cell_anchors()
+    for i in range(5):
+        refs[f"proposal_generator.anchor_generator.cell_anchors.{i}"] = anchors[i]
+    for k, v in optional.items():
+        ref = refs[k]
+        if tuple(v.shape) != tuple(ref.shape) and v.numel() == ref.numel():
+            v = v.reshape(ref.shape)
+        if tuple(v.shape) != tuple(ref.shape) or not torch.allclose(v.to(torch.float32), ref, atol=1e-3):
+            raise ConversionError(f"{renamed[k]} {tuple(v.shape)} does not match the config ({ref.flatten().tolist()})")
+    return state
+
+
+def read_checkpoint(path: str) -> Dict[str, object]:
+    """detectron2 .pkl ({"model": {...}} of numpy arrays) or a torch-saved dict; the inner name -> array dict."""
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f, encoding="latin1")
+    except Exception:  # noqa: BLE001 - not a plain pickle: try torch
+        try:
+            data = torch.load(path, map_location="cpu")
+        except Exception as error:  # noqa: BLE001
+            raise ConversionError(f"cannot read checkpoint {path}: {error}") from error
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):
+        data = data["model"]
+    if not isinstance(data, dict):
+        raise ConversionError(f"checkpoint {path} is not a dict of arrays")
+    return data
+
+
+# ------------------------------------------------------------------------------------------------
+# CLI
+
+def fail(message: str) -> None:
+    print(f"pointrend.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_class_bias(items: List[str]) -> Dict[int, float]:
+    out: Dict[int, float] = {}
+    for item in items:
+        try:
+            cls, value = item.split("=", 1)
+            out[int(cls)] = float(value)
+        except ValueError:
+            fail(f"--class-bias expects CLASS=VALUE, got {item!r}")
+    return out
+
+
+def config_of(args: argparse.Namespace) -> Dict[str, object]:
+    return {
+        "min_size": args.min_size,
+        "max_size": args.max_size,
+        "score_thresh": args.score_thresh,
+        "nms_thresh": args.nms_thresh,
+        "detections_per_img": args.detections_per_img,
+        "channel_order": args.channel_order,
+    }
+
+
+def make(args: argparse.Namespace) -> PointRend:
+    """The eager model described by the arguments (also the tests' reference)."""
+    torch.manual_seed(args.seed if args.random_init else 0)
+    model = PointRend(config_of(args))
+    if args.random_init:
+        # detectron2's init of the box predictor (FastRCNNOutputLayers): normal std 0.01 / 0.001, bias 0
+        with torch.no_grad():
+            nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.01)
+            nn.init.normal_(model.roi_heads.box_predictor.bbox_pred.weight, std=0.001)
+            nn.init.zeros_(model.roi_heads.box_predictor.cls_score.bias)
+            nn.init.zeros_(model.roi_heads.box_predictor.bbox_pred.bias)
+            # Keep random activations in range: without trained norms every residual add doubles the
+            # variance (16 blocks); damp each block's last FrozenBN scale instead.
+            for name, buf in model.backbone.bottom_up.named_buffers():
+                if name.endswith("conv3.norm.weight"):
+                    buf.fill_(args.residual_scale)
+    if args.checkpoint:
+        try:
+            state = convert(read_checkpoint(args.checkpoint))
+        except ConversionError as error:
+            fail(f"checkpoint {args.checkpoint} does not match pointrend_rcnn_R_50_FPN_3x_coco: {error}")
+        model.load_state_dict(state, strict=True)
+    biases = parse_class_bias(args.class_bias)
+    if biases:
+        if not args.random_init:
+            fail("--class-bias is for --random-init test models only")
+        with torch.no_grad():
+            for cls, value in biases.items():
+                if not 0 <= cls <= NUM_CLASSES:
+                    fail(f"--class-bias class {cls} outside 0..{NUM_CLASSES} (detectron2 contiguous ids, 80 = background)")
+                model.roi_heads.box_predictor.cls_score.bias[cls] += value
+    return model.eval()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Export PointRend (detectron2 pointrend_rcnn_R_50_FPN_3x_coco) to TorchScript")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="detectron2 model_final_edd263.pkl")
+    src.add_argument("--random-init", action="store_true", help="seeded random weights (tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output TorchScript archive (.pt)")
+    p.add_argument("--channel-order", choices=["rgb", "bgr"], default=DEFAULTS["channel_order"],
+                   help="what the network sees: rgb = the study (RGB into BGR weights), bgr = detectron2's intent")
+    p.add_argument("--min-size", type=int, default=DEFAULTS["min_size"])
+    p.add_argument("--max-size", type=int, default=DEFAULTS["max_size"])
+    p.add_argument("--score-thresh", type=float, default=DEFAULTS["score_thresh"])
+    p.add_argument("--nms-thresh", type=float, default=DEFAULTS["nms_thresh"])
+    p.add_argument("--detections-per-img", type=int, default=DEFAULTS["detections_per_img"])
+    p.add_argument("--residual-scale", type=float, default=0.2,
+                   help="random-init only: FrozenBN scale of each bottleneck's last conv (keeps activations bounded)")
+    p.add_argument("--class-bias", action="append", default=[], metavar="CLASS=VALUE",
+                   help="add VALUE to the classifier bias of CLASS (random-init test models)")
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.checkpoint and not os.path.isfile(args.checkpoint):
+        fail(f"checkpoint not found: {args.checkpoint}")
+    model = make(args)
+    scripted = torch.jit.script(model)
+    meta = {
+        "model": "pointrend",
+        "kind": "detector",
+        "input": {"layout": "CHW", "dtype": "float32", "range": [0, 1], "channels": "RGB"},
+        "output": {"boxes": "[N,4] xyxy", "scores": "[N]", "labels": "[N] COCO ids", "masks": "[N,1,H,W] binary 0/1"},
+        "channel_order": args.channel_order,
+        "config": dict(config_of(args), class_bias=args.class_bias, pixel_mean_bgr=PIXEL_MEAN,
+                       rpn_pre_nms_topk=1000, rpn_post_nms_topk=1000, rpn_nms_thresh=0.7,
+                       subdivision_steps=5, subdivision_num_points=784, mask_threshold=0.5),
+        "source": os.path.basename(args.checkpoint) if args.checkpoint else "random-init",
+        "source_sha256": sha256_of(args.checkpoint) if args.checkpoint else None,
+        "seed": args.seed if args.random_init else None,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    save_scripted(scripted, args.out, meta)
+    print(f"pointrend.py: wrote {args.out} ({meta['source']}, channel order {args.channel_order})")
+
+
+if __name__ == "__main__":
+    main()
