@@ -4,8 +4,9 @@
  *  1. the converter: a synthetic detectron2-style pickle ({"model": {name: numpy array}, "__author__"}) with
  *     the full key set of pointrend_rcnn_R_50_FPN_3x_coco, names and shapes written out here from
  *     detectron2's naming scheme (not taken from our model), goes through `stcn export pointrend
- *     --checkpoint` strictly: every array lands unchanged in the archive; a missing, an extra and a
- *     wrongly shaped key are refused naming the key;
+ *     --checkpoint` strictly: every array lands unchanged in the archive (names of the Nov 2020 re-upload
+ *     model_final_edd263.pkl; the original Jan 2020 names and detectron2 v0.6's module names convert to
+ *     the same weights); a missing, an extra, a duplicated and a wrongly shaped key are refused naming the key;
  *  2. parity: `stcn export pointrend --random-init --seed 3` run by the addon (its own
  *     torchvision::nms / roi_align) on the DAVIS judo frame 0 == the eager Python model (same count,
  *     order, labels; boxes/scores within 1e-4; binary masks identical up to 1e-4 of the pixels); the
@@ -56,10 +57,11 @@ for lvl, c in zip(range(2, 6), [256, 512, 1024, 2048]):
 for name, shape in [("conv", (256, 256, 3, 3)), ("objectness_logits", (3, 256, 1, 1)), ("anchor_deltas", (12, 256, 1, 1))]:
     shapes["proposal_generator.rpn_head." + name + ".weight"] = shape; shapes["proposal_generator.rpn_head." + name + ".bias"] = (shape[0],)
 for name, shape in [("box_head.fc1", (1024, 12544)), ("box_head.fc2", (1024, 1024)), ("box_predictor.cls_score", (81, 1024)),
-                    ("box_predictor.bbox_pred", (320, 1024)), ("mask_coarse_head.reduce_spatial_dim_conv", (256, 256, 2, 2)),
-                    ("mask_coarse_head.coarse_mask_fc1", (1024, 12544)), ("mask_coarse_head.coarse_mask_fc2", (1024, 1024)),
-                    ("mask_coarse_head.prediction", (3920, 1024)), ("mask_point_head.fc1", (256, 336, 1)),
-                    ("mask_point_head.fc2", (256, 336, 1)), ("mask_point_head.fc3", (256, 336, 1)), ("mask_point_head.predictor", (80, 336, 1))]:
+                    ("box_predictor.bbox_pred", (320, 1024)), ("mask_head.coarse_head.reduce_spatial_dim_conv", (256, 256, 2, 2)),
+                    ("mask_head.coarse_head.coarse_mask_fc1", (1024, 12544)), ("mask_head.coarse_head.coarse_mask_fc2", (1024, 1024)),
+                    ("mask_head.coarse_head.prediction", (3920, 1024)), ("mask_head.point_head.fc1", (256, 336, 1)),
+                    ("mask_head.point_head.fc2", (256, 336, 1)), ("mask_head.point_head.fc3", (256, 336, 1)),
+                    ("mask_head.point_head.predictor", (80, 336, 1))]:
     shapes["roi_heads." + name + ".weight"] = shape; shapes["roi_heads." + name + ".bias"] = (shape[0],)
 model = {k: rng.standard_normal(s, dtype=np.float32) * 0.01 for k, s in shapes.items()}
 for k in model:
@@ -79,21 +81,49 @@ def dump(path, m):
         pickle.dump({"model": m, "__author__": "Detectron2 Model Zoo"}, f)
 dump(out + "/full.pkl", model)
 print(len(shapes), len(model))
-missing = dict(model); del missing["roi_heads.mask_point_head.fc2.bias"]; dump(out + "/missing.pkl", missing)
+missing = dict(model); del missing["roi_heads.mask_head.point_head.fc2.bias"]; dump(out + "/missing.pkl", missing)
 extra = dict(model); extra["roi_heads.mask_head.extra.weight"] = np.zeros(3, dtype=np.float32); dump(out + "/extra.pkl", extra)
 wrong = dict(model); wrong["roi_heads.box_predictor.cls_score.weight"] = np.zeros((91, 1024), dtype=np.float32); dump(out + "/wrong.pkl", wrong)
 `;
 
-/** Every array of the pickle is in the archive's state_dict, unchanged, and nothing else is. */
+/**
+ * Every array of the pickle is in the archive's state_dict, unchanged, under detectron2 v0.6's module
+ * name, and nothing else is; the other generations of PointRend names convert to the same state_dict.
+ */
 const checkArchive = String.raw`
 import pickle, sys, json, torch, torchvision  # noqa: F401 (registers torchvision::nms / roi_align for torch.jit.load)
+sys.path.insert(0, sys.argv[4] + "/torchscript")
+import pointrend
 pkl = pickle.load(open(sys.argv[1], "rb"))["model"]
 state = torch.jit.load(sys.argv[2]).state_dict()
 optional = {"pixel_mean", "pixel_std"} | {"proposal_generator.anchor_generator.cell_anchors.%d" % i for i in range(5)}
-params = {k: v for k, v in pkl.items() if k not in optional}
+params = {k.replace("coarse_head.coarse_mask_fc", "coarse_head.fc"): v for k, v in pkl.items() if k not in optional}
 bad = [k for k, v in params.items() if k not in state or not torch.equal(state[k], torch.from_numpy(v))]
-# the archive also holds the model's constants (non-persistent buffers: not weights)
-json.dump({"pickle": len(params), "archive": len(state), "bad": bad[:5], "others": sorted(set(state) - set(params))}, open(sys.argv[3], "w"))
+# the original (Jan 2020) and the v0.6 module names
+def renamed(prefixes):
+    out = {}
+    for k, v in pkl.items():
+        for a, b in prefixes:
+            if k.startswith(a):
+                k = b + k[len(a):]
+                break
+        out[k] = v
+    return out
+ref = pointrend.convert(pkl)
+gens = {
+    "original": renamed([("roi_heads.mask_head.coarse_head.coarse_mask_fc", "roi_heads.mask_coarse_head.coarse_mask_fc"),
+                         ("roi_heads.mask_head.coarse_head.", "roi_heads.mask_coarse_head."),
+                         ("roi_heads.mask_head.point_head.", "roi_heads.mask_point_head.")]),
+    "v0.6": renamed([("roi_heads.mask_head.coarse_head.coarse_mask_fc", "roi_heads.mask_head.coarse_head.fc")]),
+}
+same = {g: set(pointrend.convert(d)) == set(ref) and all(torch.equal(t, ref[k]) for k, t in pointrend.convert(d).items()) for g, d in gens.items()}
+dup = dict(pkl); dup["roi_heads.mask_head.coarse_head.fc1.weight"] = pkl["roi_heads.mask_head.coarse_head.coarse_mask_fc1.weight"]
+try:
+    pointrend.convert(dup); dup_refused = ""
+except pointrend.ConversionError as e:
+    dup_refused = str(e)
+json.dump({"pickle": len(params), "archive": len(state), "bad": bad[:5], "others": sorted(set(state) - set(params)),
+           "generations": same, "duplicate": dup_refused}, open(sys.argv[3], "w"))
 `;
 
 const reference = String.raw`
@@ -144,9 +174,16 @@ describe("PointRend converter: detectron2 pickle -> our state_dict, strictly", (
       expect(counts).toBe("311 318");
       await runExporter("pointrend", { checkpoint: join(d, "full.pkl"), out: join(d, "m.pt") }, { stdio: "pipe" });
       writeFileSync(join(d, "check.py"), checkArchive);
-      execFileSync(python, [join(d, "check.py"), join(d, "full.pkl"), join(d, "m.pt"), join(d, "check.json")], { timeout: 300_000 });
-      const check = JSON.parse(readFileSync(join(d, "check.json"), "utf8")) as { pickle: number; archive: number; bad: string[] };
-      expect(check).toEqual({ pickle: 311, archive: 315, bad: [], others: ["coco_ids", "pixel_mean", "pixel_std", "proposal_generator.cell_anchors"] });
+      execFileSync(python, [join(d, "check.py"), join(d, "full.pkl"), join(d, "m.pt"), join(d, "check.json"), repoRoot], { timeout: 300_000 });
+      const check = JSON.parse(readFileSync(join(d, "check.json"), "utf8")) as Record<string, unknown>;
+      expect(check).toEqual({
+        pickle: 311,
+        archive: 315,
+        bad: [],
+        others: ["coco_ids", "pixel_mean", "pixel_std", "proposal_generator.cell_anchors"],
+        generations: { original: true, "v0.6": true },
+        duplicate: expect.stringContaining("both map to roi_heads.mask_head.coarse_head.fc1.weight"),
+      });
       const m = await loadModule(join(d, "m.pt"));
       expect(m.metadata).toMatchObject({ model: "pointrend", kind: "detector", source: "full.pkl", channel_order: "rgb" });
       m.dispose();
@@ -156,7 +193,7 @@ describe("PointRend converter: detectron2 pickle -> our state_dict, strictly", (
           code: "ERR_STCN_INPUT",
           message: expect.stringMatching(pattern),
         });
-      await refuse("missing.pkl", /1 missing \(e\.g\. \['roi_heads\.mask_point_head\.fc2\.bias'\]\), 0 unexpected/);
+      await refuse("missing.pkl", /1 missing \(e\.g\. \['roi_heads\.mask_head\.point_head\.fc2\.bias'\]\), 0 unexpected/);
       await refuse("extra.pkl", /0 missing .*1 unexpected \(e\.g\. \['roi_heads\.mask_head\.extra\.weight'\]\)/s);
       await refuse("wrong.pkl", /1 wrong shape \(e\.g\. \['roi_heads\.box_predictor\.cls_score\.weight \(91, 1024\) != \(81, 1024\)'\]\)/);
       await expect(runExporter("pointrend", { checkpoint: join(d, "absent.pkl"), out: join(d, "bad.pt") }, { stdio: "pipe" })).rejects.toMatchObject({

@@ -20,12 +20,13 @@ the study's `MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.01` (FACTS section 6):
 * box head: ROIAlignV2 7x7 (aligned, sampling_ratio 0, levels floor(4 + log2(sqrt(area)/224 + 1e-8)) in
   2..5), fc1/fc2 1024 ReLU, 81-way softmax (background = LAST index 80), class-specific deltas
   (10,10,5,5), clip, score > thresh, per-class NMS 0.5, top 100;
-* PointRend mask head (v0.6 `PointRendROIHeads`): coarse head on 14x14 point-sampled p2 features
-  (grid_sample, align_corners False): 2x2/2 conv + ReLU, coarse_mask_fc1/2 (1024, ReLU), prediction
-  80x7x7; adaptive subdivision, 5 steps x2 bilinear from 7x7 to 224x224, skipping a step when the next
-  resolution's points are all recomputed anyway, 28*28 most uncertain points per step (uncertainty =
-  -|logit of the predicted class|), point head = 3 conv1d(256) + predictor on [p2 point features, coarse
-  logits at the point] (coarse logits concatenated before every layer);
+* PointRend mask head (v0.6 `PointRendMaskHead`, ROI_MASK_HEAD.POOLER_TYPE ""): coarse head on 14x14
+  point-sampled p2 features (regular grid, grid_sample align_corners False): 2x2/2 conv + ReLU, fc1/fc2
+  (1024, ReLU), prediction 80x7x7; point head = 3 conv1d(256) + predictor on [p2 point features, coarse
+  logits at the point] (coarse logits concatenated before every layer); adaptive subdivision with
+  SUBDIVISION_STEPS 5 / 28*28 points from 7x7, which v0.6 shortens to: point head on a regular 28x28 grid,
+  then 3 steps of x2 bilinear upsampling (56, 112, 224) recomputing the 784 most uncertain points
+  (uncertainty = -|logit of the predicted class|);
 * output: boxes rescaled to the input size and clipped, empty boxes dropped, sigmoid masks pasted into the
   image (grid_sample, full image as on CUDA) and thresholded at >= 0.5: binary masks, as the study's
   `pred_masks`.
@@ -44,13 +45,14 @@ unchanged. `bgr` flips the input to BGR first, what detectron2 intends. (The ann
 `--channel-order` swaps the tensor it feeds; leave it at rgb when the archive already chooses.)
 
 Checkpoint: detectron2's `model_final_edd263.pkl`, a pickle {"model": {name: numpy array}, "__author__":
-...} with detectron2 names. The converter maps every name strictly (both the v0.6-era names
-`roi_heads.mask_coarse_head.coarse_mask_fc*` / `roi_heads.mask_point_head.*` and the later
-`roi_heads.mask_head.coarse_head.fc*` / `roi_heads.mask_head.point_head.*` are accepted); the buffers
-`pixel_mean`, `pixel_std`, `proposal_generator.anchor_generator.cell_anchors.{0..4}` may be present and
-are checked against the config (a mismatch is refused), everything else missing, unexpected or wrongly
-shaped is refused naming the keys (exit code 2). A torch-saved dict of tensors with the same names also
-works.
+...} with detectron2 names. The converter maps every name strictly onto the v0.6 module names
+(`roi_heads.mask_head.coarse_head.fc1`, `roi_heads.mask_head.point_head.fc1`, ...), also accepting the
+older generations detectron2 itself renames on load: `roi_heads.mask_head.coarse_head.coarse_mask_fc*`
+(the Nov 2020 re-upload that model_final_edd263.pkl is, written by the code of that date) and the
+original `roi_heads.mask_coarse_head.*` / `roi_heads.mask_point_head.*`. The buffers `pixel_mean`,
+`pixel_std`, `proposal_generator.anchor_generator.cell_anchors.{0..4}` may be present and must agree with
+the config; everything else missing, unexpected, duplicated or wrongly shaped is refused naming the keys
+(exit code 2). A torch-saved dict of tensors with the same names also works.
 
 Exit codes: 0 ok, 2 bad input (unreadable checkpoint, key mismatch, bad arguments).
 """
@@ -275,7 +277,8 @@ class RPN(nn.Module):
             anchors = (shifts.view(-1, 1, 4) + self.cell_anchors[i].view(1, -1, 4)).reshape(-1, 4)
             proposals = decode(deltas, anchors, 1.0, 1.0, 1.0, 1.0)
             k = min(self.pre_nms_topk, logits.numel())
-            top_scores, top_idx = logits.topk(k)
+            sorted_scores, order = logits.sort(descending=True)  # v0.6 sorts (not topk)
+            top_scores, top_idx = sorted_scores[:k], order[:k]
             boxes_all.append(proposals[top_idx])
             scores_all.append(top_scores)
             levels_all.append(torch.full((k,), i, dtype=torch.int64, device=f.device))
@@ -313,19 +316,19 @@ class BoxPredictor(nn.Module):
         self.bbox_pred = nn.Linear(1024, NUM_CLASSES * 4)
 
 
-class CoarseMaskHead(nn.Module):
+class CoarseHead(nn.Module):
     def __init__(self):
         super().__init__()
         self.reduce_spatial_dim_conv = nn.Conv2d(256, 256, 2, stride=2)
-        self.coarse_mask_fc1 = nn.Linear(256 * 7 * 7, 1024)
-        self.coarse_mask_fc2 = nn.Linear(1024, 1024)
+        self.fc1 = nn.Linear(256 * 7 * 7, 1024)
+        self.fc2 = nn.Linear(1024, 1024)
         self.prediction = nn.Linear(1024, NUM_CLASSES * 7 * 7)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.relu(self.reduce_spatial_dim_conv(x))
         x = torch.flatten(x, 1)
-        x = F.relu(self.coarse_mask_fc1(x))
-        x = F.relu(self.coarse_mask_fc2(x))
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
         return self.prediction(x).view(x.shape[0], -1, 7, 7)
 
 
@@ -352,10 +355,10 @@ def point_sample(x: Tensor, coords: Tensor) -> Tensor:
 
 
 def regular_grid(r: int, side: int, device: torch.device) -> Tensor:
-    """[r, side*side, 2] cell centres of a side x side grid in [0,1]^2 (x fastest)."""
-    c = (torch.arange(side, dtype=torch.float32, device=device) + 0.5) / side
-    yy, xx = torch.meshgrid(c, c, indexing="ij")
-    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1).unsqueeze(0).expand(r, -1, -1)
+    """[r, side*side, 2] cell centres of a side x side grid in [0,1]^2, x fastest (an affine grid, as detectron2)."""
+    aff = torch.tensor([[[0.5, 0.0, 0.5], [0.0, 0.5, 0.5]]], device=device)
+    g = F.affine_grid(aff, [1, 1, side, side], align_corners=False)
+    return g.view(1, -1, 2).expand(r, -1, -1)
 
 
 def fine_features(p2: Tensor, boxes: Tensor, coords: Tensor) -> Tensor:
@@ -368,18 +371,27 @@ def fine_features(p2: Tensor, boxes: Tensor, coords: Tensor) -> Tensor:
     return out.squeeze(0).transpose(0, 1)
 
 
+class MaskHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.coarse_head = CoarseHead()
+        self.point_head = PointHead()
+
+
 class ROIHeads(nn.Module):
     def __init__(self, score_thresh: float, nms_thresh: float, detections: int):
         super().__init__()
         self.box_head = BoxHead()
         self.box_predictor = BoxPredictor()
-        self.mask_coarse_head = CoarseMaskHead()
-        self.mask_point_head = PointHead()
+        self.mask_head = MaskHead()
         self.score_thresh = score_thresh
         self.nms_thresh = nms_thresh
         self.detections = detections
-        self.subdivision_steps = 5
+        # SUBDIVISION_STEPS 5 from OUTPUT_SIDE_RESOLUTION 7 with 28*28 points: v0.6 skips the steps whose
+        # points would all be recomputed anyway, starting from a 28x28 grid with 3 steps left.
         self.subdivision_points = 28 * 28
+        self.subdivision_init = 28
+        self.subdivision_steps = 3
 
     def pool(self, features: List[Tensor], boxes: Tensor) -> Tensor:
         """ROIAlignV2 7x7 over p2..p5 with detectron2's level assignment."""
@@ -398,9 +410,12 @@ class ROIHeads(nn.Module):
         x = self.box_head(self.pool(features, proposals))
         logits = self.box_predictor.cls_score(x)
         deltas = self.box_predictor.bbox_pred(x)
-        probs = F.softmax(logits, dim=-1)[:, :-1]  # background is the last class
-        boxes = decode(deltas, proposals, 10.0, 10.0, 5.0, 5.0).view(proposals.shape[0], -1, 4)
-        boxes = clip(boxes, h, w)
+        probs = F.softmax(logits, dim=-1)
+        boxes = decode(deltas, proposals, 10.0, 10.0, 5.0, 5.0)
+        valid = torch.isfinite(boxes).all(dim=1) & torch.isfinite(probs).all(dim=1)
+        boxes, probs = boxes[valid], probs[valid]
+        boxes = clip(boxes.view(boxes.shape[0], -1, 4), h, w)
+        probs = probs[:, :-1]  # background is the last class
         mask = probs > self.score_thresh
         inds = torch.nonzero(mask)  # (proposal, class), row-major
         boxes = boxes[mask]
@@ -411,26 +426,27 @@ class ROIHeads(nn.Module):
         return boxes, scores, classes, self.masks(features[0], boxes, classes)
 
     def masks(self, p2: Tensor, boxes: Tensor, classes: Tensor) -> Tensor:
-        """Mask logits [R, 1, 224, 224] of each box's class (PointRend adaptive subdivision)."""
+        """Mask logits [R, 1, 224, 224] of each box's class (PointRend adaptive subdivision, v0.6)."""
         r = boxes.shape[0]
         if r == 0:
             return torch.zeros(0, 1, 7, 7, dtype=p2.dtype, device=p2.device)
-        grid = regular_grid(r, 14, p2.device)
-        coarse = self.mask_coarse_head(fine_features(p2, boxes, grid).reshape(r, 256, 14, 14))
-        mask_logits = coarse.clone()
+        head = self.mask_head
+        coarse = head.coarse_head(fine_features(p2, boxes, regular_grid(r, 14, p2.device)).reshape(r, 256, 14, 14))
+        side = self.subdivision_init
+        coords = regular_grid(r, side, p2.device)
+        point_logits = head.point_head(fine_features(p2, boxes, coords), point_sample(coarse, coords))
+        mask_logits = point_logits.reshape(r, point_logits.shape[1], side, side)
         arange = torch.arange(r, device=p2.device)
-        for step in range(self.subdivision_steps):
+        for _ in range(self.subdivision_steps):
             mask_logits = F.interpolate(mask_logits, scale_factor=2.0, mode="bilinear", align_corners=False)
             hh, ww = mask_logits.shape[-2], mask_logits.shape[-1]
-            if self.subdivision_points >= 4 * hh * ww and step < self.subdivision_steps - 1:
-                continue
             uncertainty = -torch.abs(mask_logits[arange, classes])  # [R, H, W]
             k = min(hh * ww, self.subdivision_points)
             idx = torch.topk(uncertainty.reshape(r, hh * ww), k=k, dim=1)[1]
             coords = torch.zeros(r, k, 2, dtype=torch.float32, device=p2.device)
             coords[:, :, 0] = 1.0 / ww / 2.0 + (idx % ww).to(torch.float32) * (1.0 / ww)
             coords[:, :, 1] = 1.0 / hh / 2.0 + torch.div(idx, ww, rounding_mode="floor").to(torch.float32) * (1.0 / hh)
-            point_logits = self.mask_point_head(fine_features(p2, boxes, coords), point_sample(coarse, coords))
+            point_logits = head.point_head(fine_features(p2, boxes, coords), point_sample(coarse, coords))
             c = mask_logits.shape[1]
             mask_logits = mask_logits.reshape(r, c, hh * ww).scatter_(2, idx.unsqueeze(1).expand(-1, c, -1), point_logits).view(r, c, hh, ww)
         return mask_logits[arange, classes].unsqueeze(1)
@@ -512,10 +528,15 @@ def paste(masks: Tensor, boxes: Tensor, h: int, w: int) -> Tensor:
 # Converter
 
 OPTIONAL_BUFFERS = ["pixel_mean", "pixel_std"] + [f"proposal_generator.anchor_generator.cell_anchors.{i}" for i in range(5)]
+# Older generations of PointRend names -> detectron2 v0.6 module names (what PointRendROIHeads /
+# ConvFCHead._load_from_state_dict rename on load): the Jan 2020 release
+# (roi_heads.mask_coarse_head.coarse_mask_fc1, roi_heads.mask_point_head.fc1) and the Nov 2020 re-upload
+# model_final_edd263.pkl (roi_heads.mask_head.coarse_head.coarse_mask_fc1).
 RENAMES = [
-    ("roi_heads.mask_head.coarse_head.fc", "roi_heads.mask_coarse_head.coarse_mask_fc"),
-    ("roi_heads.mask_head.coarse_head.", "roi_heads.mask_coarse_head."),
-    ("roi_heads.mask_head.point_head.", "roi_heads.mask_point_head."),
+    ("roi_heads.mask_coarse_head.coarse_mask_fc", "roi_heads.mask_head.coarse_head.fc"),
+    ("roi_heads.mask_coarse_head.", "roi_heads.mask_head.coarse_head."),
+    ("roi_heads.mask_point_head.", "roi_heads.mask_head.point_head."),
+    ("roi_heads.mask_head.coarse_head.coarse_mask_fc", "roi_heads.mask_head.coarse_head.fc"),
 ]
 
 
