@@ -16,7 +16,7 @@
  *        (needs `npx tsc -p tsconfig.json` and the addon: STCN_ADDON_PATH or build/Release/stcn.node)
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
 const threads = Number(args.threads);
 process.env.STCN_NUM_THREADS = String(threads);
 
-const { Stcn, segmentFolder, setNumThreads, runtimeInfo } = await import("../dist/index.js");
+const { Stcn, segmentFolder, setNumThreads, runtimeInfo, readLabelPng } = await import("../dist/index.js");
 setNumThreads(threads);
 
 const work = args.keep ?? mkdtempSync(join(tmpdir(), "stcn-bench-"));
@@ -77,6 +77,24 @@ try {
   const oursB = await runOurs("b");
   loads.push(load());
   stcn.dispose();
+
+  // Mixed precision on CPU (--half: bfloat16 autocast), warmed up the same way; its labels are
+  // compared with the float32 run's.
+  const stcnHalf = await Stcn.load(model, { device: "cpu", half: true });
+  const warmHalf = stcnHalf.track({ size: Number(args.size) });
+  await warmHalf.start(warmFrames[0], join(args.masks, "00000.png"));
+  for await (const _ of warmHalf.run(warmFrames.slice(1))) void _;
+  warmHalf.dispose();
+  const half = await segmentFolder(stcnHalf, { frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, "ours-half"), size: Number(args.size) });
+  stcnHalf.dispose();
+  let same = 0;
+  let total = 0;
+  for (const name of readdirSync(join(work, "ours-half"))) {
+    const a = (await readLabelPng(join(work, "ours-b", name))).data;
+    const b = (await readLabelPng(join(work, "ours-half", name))).data;
+    for (let i = 0; i < a.length; i++) same += a[i] === b[i] ? 1 : 0;
+    total += a.length;
+  }
   const ours = {
     frames: oursA.frames,
     computeSeconds: (oursA.computeSeconds + oursB.computeSeconds) / 2,
@@ -96,11 +114,16 @@ try {
   console.log(row("stcn-node addon (propagation, mean of runs 1-2)", ours.frames, ours.computeSeconds));
   console.log(row("stcn-node addon (end-to-end: decode+write)", ours.frames, ours.totalSeconds));
   console.log(row("stcn-node warm-up (first 3 frames, not counted)", warm.frames, warm.computeSeconds));
+  console.log(row("stcn-node addon --half (CPU bfloat16 autocast)", half.frames, half.computeSeconds));
   console.log("");
   console.log(`load average (1/5/15 min) before ours 1: ${loads[0]}, before reference: ${loads[1]}, before ours 2: ${loads[2]}, end: ${loads[3]}`);
   console.log(`objects ${ours.objectIds.join(",")}, working size ${ours.workingSize.width}x${ours.workingSize.height}`);
   console.log(`ratio (ours / reference, propagation FPS): ${(ours.fps / ref.fps).toFixed(2)}x`);
   console.log(`ratio (ours end-to-end / reference propagation): ${(ours.endToEndFps / ref.fps).toFixed(2)}x`);
+  console.log(
+    `ratio (ours --half bfloat16 / reference float32, propagation FPS): ${(half.fps / ref.fps).toFixed(2)}x; ` +
+      `labels equal to our float32 run on ${((100 * same) / total).toFixed(3)}% of pixels (random weights: near-ties are common)`,
+  );
 } finally {
   if (!args.keep) rmSync(work, { recursive: true, force: true });
 }

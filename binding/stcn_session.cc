@@ -368,10 +368,12 @@ Napi::Value loadStcn(const Napi::CallbackInfo& info) {
       [path, deviceName, optimization, half]() {
         stcn::LoadOptions options;
         options.device = stcn::parseDevice(deviceName);
-        if (half && !options.device.is_cuda()) {
-          throw Error(ErrorCode::Argument, "half precision needs a CUDA device (got \"" + deviceName + "\"); on CPU STCN runs in float32");
-        }
         options.optimization = optimization;
+        // CPU bfloat16 autocast only reaches aten::conv2d & co.; optimize_for_inference replaces them
+        // with prepacked oneDNN float32 ops, so mixed precision on CPU stops at freezing.
+        if (half && options.device.is_cpu() && optimization == stcn::Optimization::Inference) {
+          options.optimization = stcn::Optimization::Freeze;
+        }
         Model model;
         auto loaded = stcn::ScriptModule::load(path, options);
         stcn::checkStcnModule(*loaded);

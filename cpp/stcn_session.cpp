@@ -48,24 +48,39 @@ void checkStcnModule(const ScriptModule& module) {
 
 namespace {
 
-// Autocast (mixed precision) on the calling thread for the guard's lifetime.
+// Autocast (mixed precision) on the calling thread for the guard's lifetime: float16 on CUDA (the
+// official --amp), bfloat16 on CPU (oneDNN uses avx512_bf16 / AMX where the CPU has them).
 class AutocastGuard {
  public:
-  explicit AutocastGuard(bool enabled) : enabled_(enabled) {
+  AutocastGuard(bool enabled, const c10::Device& device) : enabled_(enabled), cpu_(device.is_cpu()) {
     if (!enabled_) return;
-    previous_ = at::autocast::is_enabled();
-    at::autocast::set_enabled(true);
+    if (cpu_) {
+      previous_ = at::autocast::is_cpu_enabled();
+      previousDtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    } else {
+      previous_ = at::autocast::is_enabled();
+      at::autocast::set_enabled(true);
+    }
     at::autocast::increment_nesting();
   }
   ~AutocastGuard() {
     if (!enabled_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_enabled(previous_);
+    if (cpu_) {
+      at::autocast::set_cpu_enabled(previous_);
+      at::autocast::set_autocast_cpu_dtype(previousDtype_);
+    } else {
+      at::autocast::set_enabled(previous_);
+    }
   }
 
  private:
   bool enabled_;
+  bool cpu_;
   bool previous_ = false;
+  at::ScalarType previousDtype_ = at::kBFloat16;
 };
 
 at::Tensor tensorOf(const c10::IValue& value, const char* what) {
@@ -97,10 +112,6 @@ StcnSession::StcnSession(std::shared_ptr<const ScriptModule> module, const Sessi
   if (options_.topK < 1) throw Error(ErrorCode::Argument, "topK must be >= 1, got " + std::to_string(options_.topK));
   if (options_.maxMemoryFrames < 0) {
     throw Error(ErrorCode::Argument, "maxMemoryFrames must be >= 0, got " + std::to_string(options_.maxMemoryFrames));
-  }
-  if (options_.half && !module_->device().is_cuda()) {
-    throw Error(ErrorCode::Argument, "half precision needs a CUDA device (the model is on " + module_->device().str() +
-                                         "); on CPU STCN runs in float32");
   }
   checkStcnModule(*module_);
   tuneMallocOnce();
@@ -165,9 +176,12 @@ at::Tensor StcnSession::preprocess(const uint8_t* rgb, int64_t width, int64_t he
 void StcnSession::encodeFrame(const uint8_t* rgb, int64_t width, int64_t height) {
   std::lock_guard<std::mutex> lock(mutex_);
   c10::InferenceMode inference;
-  AutocastGuard autocast(options_.half);
   at::Tensor image = preprocess(rgb, width, height);
-  c10::IValue out = module_->run("encode_key", {image});
+  c10::IValue out;
+  {
+    AutocastGuard autocast(options_.half, module_->device());
+    out = module_->run("encode_key", {image});
+  }
   if (!out.isTuple() || out.toTupleRef().elements().size() != 5) {
     throw Error(ErrorCode::Run, "encode_key must return 5 tensors (k16, f16_thin, f16, f8, f4)");
   }
@@ -193,9 +207,14 @@ void StcnSession::segment() {
   requireFrame("segment");
   if (objects_ == 0) throw Error(ErrorCode::Argument, "segment: no objects are tracked yet");
   c10::InferenceMode inference;
-  AutocastGuard autocast(options_.half);
-  at::Tensor readout = bank_.read(k16_, options_.topK);
-  at::Tensor probs = tensorOf(module_->run("decode", {readout, f16thin_, f8_, f4_}), "decode");
+  // The memory read stays in float32 (affinities and the top-k softmax are precision-sensitive);
+  // under mixed precision the readout then takes f16_thin's dtype, as the decoder concatenates them.
+  at::Tensor readout = bank_.read(k16_, options_.topK).to(f16thin_.scalar_type());
+  at::Tensor probs;
+  {
+    AutocastGuard autocast(options_.half, module_->device());
+    probs = tensorOf(module_->run("decode", {readout, f16thin_, f8_, f4_}), "decode");
+  }
   expectShape(probs, {objects_, 1, image_.size(2), image_.size(3)}, "decode");
   prob_ = aggregate(probs);
 }
@@ -256,9 +275,12 @@ void StcnSession::memorize(MemoryKind kind) {
   requireFrame("memorize");
   if (!prob_.defined()) throw Error(ErrorCode::Argument, "memorize: the current frame has no probabilities yet");
   c10::InferenceMode inference;
-  AutocastGuard autocast(options_.half);
   at::Tensor masks = prob_.narrow(0, 1, objects_);
-  at::Tensor values = tensorOf(module_->run("encode_value", {image_, f16_, masks}), "encode_value");
+  at::Tensor values;
+  {
+    AutocastGuard autocast(options_.half, module_->device());
+    values = tensorOf(module_->run("encode_value", {image_, f16_, masks}), "encode_value");
+  }
   expectShape(values, {objects_, values.size(1), k16_.size(2), k16_.size(3)}, "encode_value");
   bank_.add(k16_, values, kind);
 }

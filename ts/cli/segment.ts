@@ -40,7 +40,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       .option("top-k", { type: "number", default: 20, describe: "top-k of the memory read" })
       .option("mem-every", { type: "number", default: 5, describe: "frames with index % N == 0 become memory" })
       .option("size", { type: "number", default: 480, describe: "working size: shorter side (0 = input resolution)" })
-      .option("half", { type: "boolean", default: false, describe: "mixed precision (CUDA only)" })
+      .option("half", { type: "boolean", default: false, describe: "mixed precision: float16 on CUDA, bfloat16 on CPU" })
       .option("include-last", { type: "boolean", default: false, describe: "keep the latest frame in a temporary memory slot" })
       .option("resize-masks", { type: "boolean", default: false, describe: "accept masks of another size (nearest resize)" })
       .option("max-memory-frames", { type: "number", default: 0, describe: "cap on memory frames (0 = none; oldest non-first dropped)" })
@@ -55,9 +55,6 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         return true;
       }),
   handler: async (args) => {
-    if (args.half && !args.device.startsWith("cuda")) {
-      throw new StcnError("ERR_STCN_ARGUMENT", `--half needs --device cuda (got ${args.device}); on CPU STCN runs in float32`);
-    }
     const model = await Stcn.load(args.model, { device: args.device, half: args.half, optimization: args.optimization });
     const bar = args.progress
       ? new cliProgress.SingleBar(
