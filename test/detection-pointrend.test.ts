@@ -146,12 +146,16 @@ with torch.no_grad():
     bgr = pointrend.make(pointrend.parser().parse_args(sys.argv[5:] + ["--out", "x", "--channel-order", "bgr"]))
     db = bgr(image)
     dr = eager(image.flip(0).contiguous())
+    # no detection above the floor: empty outputs of the right shapes (scripted, torchvision kernels)
+    none = torch.jit.script(pointrend.make(pointrend.parser().parse_args(sys.argv[5:] + ["--out", "x", "--score-thresh", "0.999"])))(image)
+empty_shapes = {k: list(v.shape) for k, v in none.items()}
 swap_equal = all(torch.equal(db[k], dr[k]) for k in d)
 swap_differs = db["scores"].shape != d["scores"].shape or not torch.equal(db["scores"], d["scores"])
 for k in ("boxes", "scores", "masks"):
     d[k].contiguous().numpy().astype("float32").tofile(out + "/ref_" + k + ".f32")
 json.dump({"threads": torch.get_num_threads(), "count": int(d["scores"].numel()), "labels": d["labels"].tolist(),
-           "masks_shape": list(d["masks"].shape), "swap_equal": swap_equal, "swap_differs": swap_differs},
+           "masks_shape": list(d["masks"].shape), "swap_equal": swap_equal, "swap_differs": swap_differs,
+           "empty_shapes": empty_shapes},
           open(out + "/ref.json", "w"))
 `;
 
@@ -278,6 +282,11 @@ describe("PointRend TorchScript through the addon == the eager Python model", ()
     const ref = JSON.parse(readFileSync(join(dir, "ref.json"), "utf8")) as { swap_equal: boolean; swap_differs: boolean };
     expect(ref.swap_equal).toBe(true);
     expect(ref.swap_differs).toBe(true);
+  });
+
+  it("no detection above the score floor gives empty outputs of the contract's shapes", () => {
+    const ref = JSON.parse(readFileSync(join(dir, "ref.json"), "utf8")) as { empty_shapes: Record<string, number[]> };
+    expect(ref.empty_shapes).toEqual({ boxes: [0, 4], scores: [0], labels: [0], masks: [0, 1, image.height, image.width] });
   });
 
   it("stcn annotate --method pointrend writes the GT objects' box-nearest detections", async () => {
