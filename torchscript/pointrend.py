@@ -4,7 +4,8 @@ Usage:
   /usr/bin/python3 torchscript/pointrend.py --checkpoint model_final_edd263.pkl --out pointrend.pt
   /usr/bin/python3 torchscript/pointrend.py --random-init --seed 0 --out pointrend.pt
   options: --channel-order rgb|bgr --min-size 800 --max-size 1333 --score-thresh 0.01 --nms-thresh 0.5
-           --detections-per-img 100 --class-bias CLASS=VALUE (random-init only)
+           --detections-per-img 100; random-init only: --residual-scale 0.2 (FrozenBN scale of each
+           bottleneck's last conv, keeps random activations finite), --class-bias CLASS=VALUE
 
 Our own port (no detectron2 dependency) of detectron2 v0.6's
 `projects/PointRend/configs/InstanceSegmentation/pointrend_rcnn_R_50_FPN_3x_coco.yaml` at inference, with
