@@ -78,7 +78,7 @@ PIXEL_MEAN = [103.53, 116.28, 123.675]  # BGR, detectron2 Base-RCNN-FPN
 PIXEL_STD = [1.0, 1.0, 1.0]
 ANCHOR_SIZES = [32.0, 64.0, 128.0, 256.0, 512.0]
 ASPECT_RATIOS = [0.5, 1.0, 2.0]
-STRIDES = [4, 8, 16, 32, 64]
+STRIDES = [4, 8, 16, 32, 64]  # p2..p6 (written as 4 * 2 ** level inside scripted code)
 NUM_CLASSES = 80
 # detectron2's COCO contiguous id (0..79) -> COCO category id
 COCO_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
