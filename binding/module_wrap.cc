@@ -33,22 +33,6 @@ const std::shared_ptr<stcn::ScriptModule>& ModuleWrap::module() const {
   return module_;
 }
 
-static stcn::Optimization parseOptimization(const std::string& name) {
-  if (name == "none") return stcn::Optimization::None;
-  if (name == "freeze") return stcn::Optimization::Freeze;
-  if (name == "inference") return stcn::Optimization::Inference;
-  throw Error(ErrorCode::Argument, "optimization must be \"none\", \"freeze\" or \"inference\", got \"" + name + "\"");
-}
-
-static const char* optimizationName(stcn::Optimization o) {
-  switch (o) {
-    case stcn::Optimization::None: return "none";
-    case stcn::Optimization::Freeze: return "freeze";
-    case stcn::Optimization::Inference: return "inference";
-  }
-  return "none";
-}
-
 Napi::Value ModuleWrap::load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString()) {
@@ -58,7 +42,7 @@ Napi::Value ModuleWrap::load(const Napi::CallbackInfo& info) {
   const std::string deviceName = info[1].As<Napi::String>().Utf8Value();
   stcn::Optimization optimization;
   try {
-    optimization = parseOptimization(info[2].As<Napi::String>().Utf8Value());
+    optimization = stcn::parseOptimization(info[2].As<Napi::String>().Utf8Value());
   } catch (const Error& e) {
     return rejected(env, e);
   }
@@ -103,7 +87,7 @@ Napi::Value ModuleWrap::metadata(const Napi::CallbackInfo& info) {
 
 Napi::Value ModuleWrap::optimization(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), optimizationName(module()->appliedOptimization()));
+    return Napi::String::New(info.Env(), stcn::optimizationName(module()->appliedOptimization()));
   });
 }
 

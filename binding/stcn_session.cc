@@ -61,15 +61,6 @@ void checkFrameBytes(const std::vector<uint8_t>& bytes, int64_t width, int64_t h
   }
 }
 
-const char* optimizationName(stcn::Optimization o) {
-  switch (o) {
-    case stcn::Optimization::None: return "none";
-    case stcn::Optimization::Freeze: return "freeze";
-    case stcn::Optimization::Inference: return "inference";
-  }
-  return "none";
-}
-
 }  // namespace
 
 class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
@@ -306,7 +297,7 @@ class StcnModelWrap : public Napi::ObjectWrap<StcnModelWrap> {
   }
   Napi::Value optimization(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      return Napi::String::New(info.Env(), optimizationName(model().module->appliedOptimization()));
+      return Napi::String::New(info.Env(), stcn::optimizationName(model().module->appliedOptimization()));
     });
   }
   Napi::Value half(const Napi::CallbackInfo& info) {
@@ -353,15 +344,12 @@ Napi::Value loadStcn(const Napi::CallbackInfo& info) {
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   const std::string deviceName = info[1].As<Napi::String>().Utf8Value();
-  const std::string optimizationName = info[2].As<Napi::String>().Utf8Value();
   const bool half = info[3].As<Napi::Boolean>().Value();
   stcn::Optimization optimization;
-  if (optimizationName == "none") optimization = stcn::Optimization::None;
-  else if (optimizationName == "freeze") optimization = stcn::Optimization::Freeze;
-  else if (optimizationName == "inference") optimization = stcn::Optimization::Inference;
-  else {
-    return rejected(env, Error(ErrorCode::Argument, "optimization must be \"none\", \"freeze\" or \"inference\", got \"" +
-                                                        optimizationName + "\""));
+  try {
+    optimization = stcn::parseOptimization(info[2].As<Napi::String>().Utf8Value());
+  } catch (const Error& e) {
+    return rejected(env, e);
   }
   return PromiseWorker<Model>::start(
       env, "stcn.loadStcn",

@@ -13,6 +13,22 @@ namespace stcn {
 
 static const char* kMetadataFile = "metadata.json";
 
+Optimization parseOptimization(const std::string& name) {
+  if (name == "none") return Optimization::None;
+  if (name == "freeze") return Optimization::Freeze;
+  if (name == "inference") return Optimization::Inference;
+  throw Error(ErrorCode::Argument, "optimization must be \"none\", \"freeze\" or \"inference\", got \"" + name + "\"");
+}
+
+const char* optimizationName(Optimization optimization) {
+  switch (optimization) {
+    case Optimization::None: return "none";
+    case Optimization::Freeze: return "freeze";
+    case Optimization::Inference: return "inference";
+  }
+  return "none";
+}
+
 std::shared_ptr<ScriptModule> ScriptModule::load(const std::string& path, const LoadOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {

@@ -17,6 +17,10 @@ enum class Optimization {
   Inference  // freeze + torch::jit::optimize_for_inference (falls back to Freeze if it fails)
 };
 
+// "none" | "freeze" | "inference" (ERR_STCN_ARGUMENT otherwise) and back.
+Optimization parseOptimization(const std::string& name);
+const char* optimizationName(Optimization optimization);
+
 struct LoadOptions {
   c10::Device device = c10::Device(c10::kCPU);
   Optimization optimization = Optimization::None;
