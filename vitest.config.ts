@@ -7,10 +7,11 @@ import { defineConfig } from "vitest/config";
 // Three groups (vitest projects), each runnable alone with `npm run test:<group>`:
 // - unit:   pure TypeScript, no addon, no Python;
 // - native: the addon (LibTorch), without numeric comparison against a reference implementation;
-// - parity: numbers compared with reference implementations (Python, the official toolkit's CSVs,
-//           reference CRF outputs) under float tolerances. `npm test` runs this group a second time
-//           with oneDNN and ATen capped at AVX2, so a tolerance measured on one CPU cannot turn
-//           another CPU's run red.
+// - parity: every float tolerance of the suite: numbers compared with reference implementations
+//           (Python, the official toolkit's CSVs, reference CRF outputs) or with another precision
+//           (bfloat16 against float32). `npm test` runs this group a second time with oneDNN and ATen
+//           capped at AVX2, so a tolerance measured on one CPU cannot turn another CPU's run red;
+//           `npm run test:audit` prints the worst value each bound has seen at both (docs/testing.md).
 const groups: Record<string, string[]> = {
   unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts"],
   parity: [
@@ -26,6 +27,7 @@ const groups: Record<string, string[]> = {
     "test/lost-graph.test.ts",
     "test/stcn-model.test.ts",
     "test/stcn-parity.test.ts",
+    "test/stcn-tracker.test.ts",
   ],
 };
 const grouped = Object.values(groups).flat();

@@ -23,7 +23,7 @@ import {
 } from "../dist/index.js";
 import { readRgb } from "../dist/io/image.js";
 import { encodeGreyPng, readLabelPng } from "../dist/io/png.js";
-import { dataRoot, repoRoot, tempDir } from "./helpers.js";
+import { dataRoot, recordDrift, repoRoot, tempDir } from "./helpers.js";
 
 const cli = join(repoRoot, "dist", "cli.js");
 const crfData = join(dataRoot, "crf");
@@ -87,6 +87,7 @@ describe("1) zero pairwise weight", () => {
       const sum = e.reduce((a, b) => Math.fround(a + b), 0);
       for (let k = 0; k < nLabels; k++) worst = Math.max(worst, Math.abs(Math.fround((e[k] as number) / sum) - (q10.q[k * n + i] as number)));
     }
+    recordDrift("crf: softmax(-U) unary vs float32 JS", worst, 2e-7);
     expect(worst).toBeLessThan(2e-7); // float32 rounding of exp only
   });
 
@@ -185,6 +186,8 @@ describe("3) lattice filter vs the exact Gaussian filter (brute force)", () => {
     const values = new Float32Array(w * h).map((_, i) => Math.min(1, Math.max(0, 0.5 + 0.4 * Math.sin((i % w) / 3) + 0.2 * (r() - 0.5))));
     const approx = await lattice(features, 2, values);
     const e1 = errors(approx, exact(features, 2, values, 1));
+    recordDrift("crf: lattice vs exact gaussian, mean", e1.mean, 0.01);
+    recordDrift("crf: lattice vs exact gaussian, max", e1.max, 0.04);
     expect(e1.mean).toBeLessThan(0.01);
     expect(e1.max).toBeLessThan(0.04);
     // The width is right: the exact filter with a 30% narrower or wider kernel is further away.
@@ -207,6 +210,8 @@ describe("3) lattice filter vs the exact Gaussian filter (brute force)", () => {
     const values = new Float32Array(w * h).map(() => r());
     const approx = await lattice(features, 5, values);
     const e = errors(approx, exact(features, 5, values, 1));
+    recordDrift("crf: lattice vs exact bilateral, mean", e.mean, 0.02);
+    recordDrift("crf: lattice vs exact bilateral, max", e.max, 0.1);
     expect(e.mean).toBeLessThan(0.02);
     expect(e.max).toBeLessThan(0.1);
   });
@@ -254,6 +259,8 @@ describe("4) reference cases (../shared/data/crf)", () => {
         let agree = 0;
         for (let i = 0; i < r.argmax.length; i++) if (r.argmax[i] === map.data[i]) agree++;
         const dq = maxAbsDiff(r.q, qRef);
+        recordDrift(`crf: reference ${name}, max |dQ| (threads ${threads})`, dq, threads === 1 ? 1e-6 : 1e-5);
+        recordDrift(`crf: reference ${name}, 1 - label agreement (threads ${threads})`, 1 - agree / r.argmax.length, 0.001);
         expect(agree / r.argmax.length).toBeGreaterThanOrEqual(0.999);
         expect(dq).toBeLessThanOrEqual(1e-3);
         // Same float32 operations in the same order as the reference: with one thread we observe

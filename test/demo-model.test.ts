@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO_MODEL_PATH, runDemo, type DemoResult } from "../dist/demo/demo.js";
 import { parseSeeds } from "../dist/demo/seeds.js";
 import { Stcn } from "../dist/stcn/stcn.js";
-import { repoRoot, tempDir } from "./helpers.js";
+import { recordDrift, repoRoot, tempDir } from "./helpers.js";
 
 interface HeldoutObject {
   name: string;
@@ -79,6 +79,7 @@ describe("demo model", () => {
       const train = new Set(parseSeeds(record.train_seeds));
       expect(CHECKED.filter((s) => train.has(s))).toEqual([]);
       const g = result.evaluation!.global;
+      recordDrift("demo model: 0.75 J&F floor minus held-out J&F (5 clips)", 0.75 - g["J&F-Mean"], 0);
       expect(g["J&F-Mean"]).toBeGreaterThanOrEqual(0.75);
       expect(result.clips).toHaveLength(CHECKED.length);
     });
@@ -88,6 +89,8 @@ describe("demo model", () => {
       for (const o of result.evaluation!.objects) {
         const r = recorded.get(o.name);
         expect(r, o.name).toBeDefined();
+        recordDrift("demo model: per-object J vs training record", Math.abs(o.jMean - r!.jMean), 0.005);
+        recordDrift("demo model: per-object F vs training record", Math.abs(o.fMean - r!.fMean), 0.005);
         expect(o.jMean).toBeCloseTo(r!.jMean, 2);
         expect(o.fMean).toBeCloseTo(r!.fMean, 2);
       }

@@ -15,7 +15,7 @@ import { loadModule, runExporter, setNumThreads, type Module } from "../dist/ind
 import { detectorAnnotator, runDetectorAnnotate, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
+import { dataRoot, python, recordDrift, repoRoot, tempDir } from "./helpers.js";
 
 const judo = join(dataRoot, "davis-judo");
 const frame0 = join(judo, "JPEGImages/480p/judo/00000.jpg");
@@ -108,6 +108,9 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
     console.log(`maskrcnn parity: ${ours.count} detections, max |diff| boxes ${dBoxes} (rel ${dBoxesRel}), scores ${dScores}, masks ${dMasks}; addon detector ${ours.detectorMs.toFixed(0)} ms`);
     // Box coordinates are pixels (up to ~850): 1e-4 relative, i.e. a few float32 ulps of TorchScript vs
     // eager arithmetic order. Scores and mask probabilities are in [0,1]: 1e-4 absolute.
+    recordDrift("maskrcnn vs eager: boxes, max relative", dBoxesRel, 1e-4);
+    recordDrift("maskrcnn vs eager: scores, max", dScores, 1e-4);
+    recordDrift("maskrcnn vs eager: mask probabilities, max", dMasks, 1e-4);
     expect(dBoxesRel).toBeLessThanOrEqual(1e-4);
     expect(dScores).toBeLessThanOrEqual(1e-4);
     expect(dMasks).toBeLessThanOrEqual(1e-4);

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, native, Tensor, type Module } from "../dist/index.js";
-import { python, tempDir } from "./helpers.js";
+import { python, recordDrift, tempDir } from "./helpers.js";
 
 const script = String.raw`
 import json, sys, torch, torchvision
@@ -196,6 +196,7 @@ describe("detection ops registered by the addon", () => {
     expect(compared).toBe(cases.roi.length);
     console.log(`roi_align: ${compared} cases, ${total} values, ${exact} bit-identical, max rel diff ${maxDiff}`);
     expect(total).toBeGreaterThan(100_000);
+    recordDrift("roi_align vs torchvision: max relative", maxDiff, 1e-6);
     expect(maxDiff).toBeLessThanOrEqual(1e-6);
   });
 

@@ -22,7 +22,7 @@ import { loadModule, runExporter, setNumThreads, type Module } from "../dist/ind
 import { detectorAnnotator, runDetectorAnnotate, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
+import { dataRoot, python, recordDrift, repoRoot, tempDir } from "./helpers.js";
 
 const judo = join(dataRoot, "davis-judo");
 const frame0 = join(judo, "JPEGImages/480p/judo/00000.jpg");
@@ -269,6 +269,9 @@ describe("PointRend TorchScript through the addon == the eager Python model", ()
       if (v !== refMasks[i]) mismatch++;
     }
     console.log(`pointrend parity: ${ours.count} detections, boxes rel ${dBoxesRel}, scores ${dScores}, mask pixels differing ${mismatch}/${refMasks.length}, fg ${fg}; addon detector ${ours.detectorMs.toFixed(0)} ms`);
+    recordDrift("pointrend vs eager: boxes, max relative", dBoxesRel, 1e-4);
+    recordDrift("pointrend vs eager: scores, max", dScores, 1e-4);
+    recordDrift("pointrend vs eager: mask pixels differing (fraction)", mismatch / refMasks.length, 1e-4);
     expect(dBoxesRel).toBeLessThanOrEqual(1e-4);
     expect(dScores).toBeLessThanOrEqual(1e-4);
     expect(nonBinary).toBe(0); // PointRend masks are binary (the study's pred_masks)

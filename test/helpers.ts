@@ -1,6 +1,6 @@
 /** Shared test helpers: temp dirs, the Python used for exports, the shared data folder. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { appendFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,4 +29,17 @@ export function exportTestModules(): string {
   const dir = tempDir("stcn-modules-");
   runPython("test_modules.py", [dir]);
   return dir;
+}
+
+/**
+ * Records a measured float difference beside the bound a test asserts. With `STCN_DRIFT_LOG=FILE`,
+ * appends one JSON line `{ name, value, bound, isa }` to FILE; otherwise does nothing. The tolerance
+ * audit (`node test/drift-report.mjs`) runs the parity group at the native ISA and capped at AVX2
+ * with this set, and prints the worst value of every bound (docs/testing.md holds the table).
+ */
+export function recordDrift(name: string, value: number, bound: number): void {
+  const file = process.env.STCN_DRIFT_LOG;
+  if (!file) return;
+  const isa = process.env.ATEN_CPU_CAPABILITY ? `capped:${process.env.ATEN_CPU_CAPABILITY}` : "native";
+  appendFileSync(file, JSON.stringify({ name, value, bound, isa }) + "\n");
 }

@@ -11,7 +11,7 @@ import { readLabelPng } from "../dist/io/png.js";
 import { lost, lostCrf, LOST_CRF_DEFAULTS, runLostAnnotate } from "../dist/annotators/lost.js";
 import { refineMaskWithCrf, denseCrf, unaryFromLabels } from "../dist/crf.js";
 import { encodeRgb, readRgb, type RgbImage } from "../dist/io/image.js";
-import { dataRoot, exportTestModules, python, repoRoot, runPython, tempDir } from "./helpers.js";
+import { dataRoot, exportTestModules, python, recordDrift, repoRoot, runPython, tempDir } from "./helpers.js";
 
 const judo = join(dataRoot, "clips", "judo", "frames");
 let dir: string;
@@ -101,6 +101,7 @@ describe("DINO export", () => {
     expect(meta).toEqual({ rows: 30, cols: 54, dim: 384 });
     ["q", "k", "v"].forEach((name, i) => {
       const diff = maxAbsDiff(qkv[i] as Float32Array, f32(join(dir, "ref-judo", `${name}.f32`)));
+      recordDrift(`dino vs eager: ${name}, max`, diff, 1e-4);
       expect(diff, `${name} max |diff|`).toBeLessThan(1e-4);
     });
     // The three are different slices of the qkv output.
@@ -109,7 +110,9 @@ describe("DINO export", () => {
 
   it("any image size: bottom/right padding to /16 and interpolated position embeddings", () => {
     expect(cropKeys.shape).toEqual([21, 384]);
-    expect(maxAbsDiff(cropKeys.data, f32(join(dir, "ref-crop", "k.f32")))).toBeLessThan(1e-4);
+    const cropDiff = maxAbsDiff(cropKeys.data, f32(join(dir, "ref-crop", "k.f32")));
+    recordDrift("dino vs eager: keys of a 3x7-patch crop, max", cropDiff, 1e-4);
+    expect(cropDiff).toBeLessThan(1e-4);
     expect(cropGram).toEqual({ rows: 3, cols: 7, shape: [21, 21] });
     expect(badFeature).toMatchObject({ code: "ERR_STCN_RUN", message: expect.stringContaining("feature must be") });
   });

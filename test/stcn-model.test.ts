@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, Tensor, type Module } from "../dist/index.js";
 import { readRgb } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, python, repoRoot, runPython, tempDir } from "./helpers.js";
+import { dataRoot, python, recordDrift, repoRoot, runPython, tempDir } from "./helpers.js";
 
 const torchscriptDir = join(repoRoot, "torchscript");
 
@@ -266,10 +266,12 @@ json.dump({"shapes": shapes}, open(os.path.join(out, "shapes.json"), "w"))`,
   });
 
   const input = (name: string): Tensor => Tensor.fromTypedArray(readF32(join(io, `${name}.f32`)), dumped.shapes[name]);
+  let optimizationUnderTest = "none";
   const expectClose = (t: Tensor, name: string, tol: number): void => {
     expect(t.dtype).toBe("float32");
     expect(t.shape).toEqual(dumped.shapes[name]);
     const { diff, scale } = compare(t.toTypedArray() as Float32Array, readF32(join(io, `${name}.f32`)));
+    recordDrift(`stcn module (${optimizationUnderTest}) vs eager: ${name}, max relative`, diff / Math.max(1, scale), tol);
     expect(scale).toBeGreaterThan(0);
     // Features: within 1e-4 relative to their magnitude; probabilities: within 1e-4 absolute.
     expect(diff).toBeLessThanOrEqual(tol * Math.max(1, scale));
@@ -280,6 +282,7 @@ json.dump({"shapes": shapes}, open(os.path.join(out, "shapes.json"), "w"))`,
       let m: Module;
       beforeAll(async () => {
         m = await loadModule(join(dir, "random.pt"), { optimization });
+        optimizationUnderTest = optimization;
       });
       afterAll(() => m?.dispose());
 
@@ -327,6 +330,7 @@ json.dump({"shapes": shapes}, open(os.path.join(out, "shapes.json"), "w"))`,
           expect(Math.min(...data)).toBeGreaterThanOrEqual(0);
           expect(Math.max(...data)).toBeLessThanOrEqual(1);
           const { diff } = compare(data, readF32(join(io, `${name}.f32`)));
+          recordDrift(`stcn module (${optimization}) vs eager: decode ${name}, max`, diff, 1e-4);
           expect(diff).toBeLessThanOrEqual(1e-4);
           p.dispose();
           readout.dispose();
@@ -494,6 +498,7 @@ mask(os.path.join(data, "judo/masks/00005.png"), os.path.join(out, "judo/masks-o
       for (let c = 0; c < 3; c++)
         for (let y = 0; y < H; y++)
           for (let x = 0; x < W; x++) worst = Math.max(worst, Math.abs(p1[c][(y + top) * PW + x + left] - ref[c * H * W + y * W + x]));
+      recordDrift("stcn one step by hand (JS memory read) vs reference: max |dprob|", worst, 1e-4);
       expect(worst).toBeLessThan(1e-4);
       for (const t of [f0, k0, f16, masks, f1, k1, f16Thin, f8, f4, r]) t.dispose();
     } finally {

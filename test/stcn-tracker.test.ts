@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStcnError, segmentFolder, Stcn, type TrackedFrame, type StcnTracker } from "../dist/index.js";
 import { encodeLabelPng, readLabelPng } from "../dist/io/png.js";
-import { dataRoot, repoRoot, runPython, tempDir } from "./helpers.js";
+import { dataRoot, recordDrift, repoRoot, runPython, tempDir } from "./helpers.js";
 
 const judo = join(dataRoot, "clips", "judo");
 const bike = join(dataRoot, "clips", "bike");
@@ -309,6 +309,8 @@ describe("stcn segment (CLI)", () => {
         n++;
       }
     }
+    recordDrift("stcn --half (bfloat16) vs float32, random weights: max |dprob|", maxDiff, 0.1);
+    recordDrift("stcn --half (bfloat16) vs float32, random weights: mean |dprob|", sumDiff / n, 0.01);
     expect(maxDiff).toBeGreaterThan(0);
     expect(maxDiff).toBeLessThan(0.1);
     expect(sumDiff / n).toBeLessThan(0.01);
