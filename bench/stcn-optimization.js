@@ -4,11 +4,13 @@
 // - accuracy: DAVIS J&F of the bundled demo model on its 20 held-out generated clips;
 // - drift: label agreement and the largest probability difference against "none", on the held-out
 //   clips and on the real clips in ../shared/data/clips (judo: 16 frames with objects joining, bike);
-// - speed: propagation FPS on the real clips at 480p (ABA order: each variant runs twice, interleaved).
+// - speed (native ISA only): judo at 480p, ABA order, for the demo model and the full STCN
+//   architecture: wall FPS with all threads and CPU time per frame with one thread.
 //
 // `node bench/stcn-optimization.js` measures at the machine's native ISA, then re-runs itself with
-// oneDNN and ATen capped at AVX2 (`--child`) and prints both tables. Use `--json FILE` to keep the
-// numbers. Requires the built package (npm run build) and the demo model.
+// oneDNN and ATen capped at AVX2 (`--child`, drift only) and prints both tables.
+// Options: --isa native|avx2|both, --skip-speed, --skip-drift, --speed-frames N (judo frames timed, default 16),
+// --json FILE (keep the numbers). Requires the built package (npm run build) and the demo model.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -31,6 +33,11 @@ const HELDOUT = Array.from({ length: 20 }, (_, i) => 900000 + i);
 const clipsRoot = resolve(repo, "..", "shared", "data", "clips");
 const args = process.argv.slice(2);
 const child = args.includes("--child");
+const option = (flag, fallback) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : fallback);
+const isaOption = option("--isa", "both"); // native | avx2 | both
+const skipSpeed = child || args.includes("--skip-speed");
+const speedFrames = Number(option("--speed-frames", "16"));
+const skipDrift = args.includes("--skip-drift");
 const jsonOut = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
 const AVX2 = { DNNL_MAX_CPU_ISA: "AVX2", ONEDNN_MAX_CPU_ISA: "AVX2", ATEN_CPU_CAPABILITY: "avx2" };
 
@@ -110,7 +117,7 @@ async function measure() {
     }
 
     const results = {};
-    for (const variant of VARIANTS) {
+    for (const variant of skipDrift ? [] : VARIANTS) {
       const model = await Stcn.load(DEMO_MODEL_PATH, { optimization: variant });
       try {
         const memEvery = model.metadata?.recommended?.mem_every ?? 5;
@@ -145,13 +152,16 @@ async function measure() {
     //   cores, which wall time is not).
     const full = join(work, "stcn-full.pt");
     const py = process.env.STCN_PYTHON ?? "/usr/bin/python3";
-    const exp = spawnSync(py, [join(repo, "torchscript", "export_stcn.py"), "--random-init", "--seed", "0", "--out", full], { encoding: "utf8" });
-    if (exp.status !== 0) throw new Error(`export_stcn.py failed: ${exp.stderr}`);
+    if (!skipSpeed) {
+      const exp = spawnSync(py, [join(repo, "torchscript", "export_stcn.py"), "--random-init", "--seed", "0", "--out", full], { encoding: "utf8" });
+      if (exp.status !== 0) throw new Error(`export_stcn.py failed: ${exp.stderr}`);
+    }
     const threads = getNumThreads();
     const timeVariant = async (path, variant) => {
       const model = await Stcn.load(path, { optimization: variant });
       try {
-        const [judo, bike] = real;
+        const [judoAll, bike] = real;
+        const judo = { ...judoAll, rgb: judoAll.rgb.slice(0, speedFrames), masks: new Map([...judoAll.masks].filter(([i]) => i < speedFrames)) };
         const run = (clip) => runClip(model, clip.rgb, clip.masks.get(0), new Map([...clip.masks].filter(([i]) => i > 0)), { size: 480, memEvery: 5, resizeMasks: true });
         await run(bike);
         const wall = await run(judo);
@@ -167,7 +177,8 @@ async function measure() {
       }
     };
     const speed = {};
-    for (const [key, path] of [["demo", DEMO_MODEL_PATH], ["full", full]]) {
+    // The capped-ISA child measures drift only (speed is a property of the machine's own ISA).
+    for (const [key, path] of skipSpeed ? [] : [["demo", DEMO_MODEL_PATH], ["full", full]]) {
       speed[key] = Object.fromEntries(VARIANTS.map((v) => [v, { fps: 0, cpuMsPerFrame: Infinity }]));
       for (const variant of [...VARIANTS, ...[...VARIANTS].reverse()]) {
         const t = await timeVariant(path, variant);
@@ -179,6 +190,10 @@ async function measure() {
 
     const summary = {};
     for (const variant of VARIANTS) {
+      if (skipDrift) {
+        summary[variant] = { demo: speed.demo?.[variant], full: speed.full?.[variant] };
+        continue;
+      }
       const r = results[variant];
       const base = results.none;
       const heldoutDrift = { agreement: 0, changed: 0, pixels: 0, minFrameAgreement: 1, maxProbDiff: 0 };
@@ -202,8 +217,8 @@ async function measure() {
         "J&F drift (points)": (r.jf - base.jf) * 100,
         heldoutDrift,
         realDrift,
-        demo: speed.demo[variant],
-        full: speed.full[variant],
+        demo: speed.demo?.[variant],
+        full: speed.full?.[variant],
       };
     }
     return { isa: process.env.ATEN_CPU_CAPABILITY ? "avx2 (capped)" : "native", runtime: runtimeInfo(), loadavg: loadavg(), summary };
@@ -214,9 +229,10 @@ async function measure() {
 
 function print(report) {
   console.log(`\nISA: ${report.isa}   threads: ${report.runtime.threads ?? "?"}   load: ${report.loadavg.map((x) => x.toFixed(2)).join(" ")}`);
-  console.log("accuracy and drift against \"none\" (demo model: 20 held-out clips at 128p; judo and bike at 480p)");
-  console.log("variant    applied    held-out J&F  drift(pts)  held-out px changed  max dprob  judo px changed  max dprob  bike px changed  max dprob");
-  for (const [variant, s] of Object.entries(report.summary)) {
+  const drift = report.summary.none.applied !== undefined;
+  if (drift) console.log("accuracy and drift against \"none\" (demo model: 20 held-out clips at 128p; judo and bike at 480p)");
+  if (drift) console.log("variant    applied    held-out J&F  drift(pts)  held-out px changed  max dprob  judo px changed  max dprob  bike px changed  max dprob");
+  for (const [variant, s] of drift ? Object.entries(report.summary) : []) {
     console.log(
       [
         variant.padEnd(10),
@@ -232,6 +248,7 @@ function print(report) {
       ].join(" "),
     );
   }
+  if (!report.summary.none.demo) return;
   console.log("speed on judo at 480p (ABA, best of two): wall FPS with all threads; CPU ms per frame with one thread");
   console.log("variant    demo FPS  demo CPU ms/frame  vs none   full FPS  full CPU ms/frame  vs none");
   const none = report.summary.none;
@@ -255,15 +272,20 @@ if (child) {
   const report = await measure();
   process.stdout.write(JSON.stringify(report));
 } else {
-  const native = await measure();
-  print(native);
-  const capped = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child"], {
-    env: { ...process.env, ...AVX2 },
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
-  if (capped.status !== 0) throw new Error(`AVX2 run failed: ${capped.stderr}`);
-  const avx2 = JSON.parse(capped.stdout);
-  print(avx2);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ native, avx2 }, null, 2));
+  const reports = {};
+  if (isaOption !== "avx2") {
+    reports.native = await measure();
+    print(reports.native);
+  }
+  if (isaOption !== "native") {
+    const capped = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child"], {
+      env: { ...process.env, ...AVX2 },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    if (capped.status !== 0) throw new Error(`AVX2 run failed: ${capped.stderr}`);
+    reports.avx2 = JSON.parse(capped.stdout);
+    print(reports.avx2);
+  }
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(reports, null, 2));
 }
