@@ -17,7 +17,7 @@ const groups: Record<string, string[]> = {
     "test/crf.test.ts",
     "test/davis-metrics.test.ts",
     "test/davis-parity.test.ts",
-    "test/davis-something-else.test.ts",
+    "test/davis-boxes-to-davis.test.ts",
     "test/demo-model.test.ts",
     "test/detection-maskrcnn.test.ts",
     "test/detection-ops.test.ts",

@@ -96,7 +96,7 @@ export {
   type SomethingElseAnnotations,
   type SomethingElseFrame,
   type SomethingElseLabel,
-} from "./davis/something-else.js";
+} from "./davis/boxes-to-davis.js";
 export {
   lost,
   lostCrf,
