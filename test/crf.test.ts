@@ -14,7 +14,6 @@ import {
   STUDY_CRF,
   denseCrf,
   isStcnError,
-  native,
   permutohedralFilter,
   refineMaskWithCrf,
   unaryFromEnergy,
@@ -22,6 +21,7 @@ import {
   unaryFromProbabilities,
 } from "../dist/index.js";
 import { readRgb } from "../dist/io/image.js";
+import { native } from "../dist/native.js";
 import { encodeGreyPng, readLabelPng } from "../dist/io/png.js";
 import { dataRoot, repoRoot, tempDir } from "./helpers.js";
 

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, runExporter, setNumThreads, type Module } from "../dist/index.js";
-import { detectorAnnotator, runDetectorAnnotate, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
+import { detectorAnnotator, detectorAnnotateFile, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
 import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
@@ -120,7 +120,7 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
 
   it("stcn annotate body: GT objects take their box-nearest detection, written as a label PNG", async () => {
     const out = join(dir, "first.png");
-    const result = await runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: join(judo, "JPEGImages/480p/judo"), gtMask: gt0, out, json: true });
+    const result = await detectorAnnotateFile({ method: "maskrcnn", model: join(dir, "m.pt"), frames: join(judo, "JPEGImages/480p/judo"), gtMask: gt0, out });
     const gt = await readLabelPng(gt0);
     expect(result.objects.map((o) => o.id)).toEqual([1, 2]);
     for (const o of result.objects) {
@@ -150,7 +150,7 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
   it("--no-gt keeps every detection above the score as its own object, in score order", async () => {
     const out = join(dir, "nogt.png");
     const floor = ours.scores[Math.min(4, ours.count - 1)]!;
-    const result = await runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, noGt: true, scoreThreshold: floor, out, json: true });
+    const result = await detectorAnnotateFile({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, noGt: true, scoreThreshold: floor, out });
     const expected = Array.from(ours.scores).filter((s) => s >= floor).length;
     expect(result.objects.length).toBe(expected);
     expect(result.objects.map((o) => o.detection)).toEqual([...Array(expected).keys()]);
@@ -159,9 +159,9 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
 
   it("a model/method mismatch and a missing GT are refused clearly", async () => {
     await expect(
-      runDetectorAnnotate({ method: "pointrend", model: join(dir, "m.pt"), frames: frame0, gtMask: gt0, out: join(dir, "x.png") }),
+      detectorAnnotateFile({ method: "pointrend", model: join(dir, "m.pt"), frames: frame0, gtMask: gt0, out: join(dir, "x.png") }),
     ).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT", message: expect.stringContaining("holds a maskrcnn model") });
-    await expect(runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, out: join(dir, "x.png") })).rejects.toMatchObject({
+    await expect(detectorAnnotateFile({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, out: join(dir, "x.png") })).rejects.toMatchObject({
       code: "ERR_STCN_ARGUMENT",
     });
   }, 300_000);

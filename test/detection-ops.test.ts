@@ -12,7 +12,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModule, native, Tensor, type Module } from "../dist/index.js";
+import { loadModule, Tensor, type Module } from "../dist/index.js";
+import { native } from "../dist/native.js";
 import { python, tempDir } from "./helpers.js";
 
 const script = String.raw`

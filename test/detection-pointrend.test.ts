@@ -19,7 +19,7 @@ import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, runExporter, setNumThreads, type Module } from "../dist/index.js";
-import { detectorAnnotator, runDetectorAnnotate, type DetectorOutput } from "../dist/annotators/detector.js";
+import { detectorAnnotator, detectorAnnotateFile, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
 import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
@@ -291,7 +291,7 @@ describe("PointRend TorchScript through the addon == the eager Python model", ()
 
   it("stcn annotate --method pointrend writes the GT objects' box-nearest detections", async () => {
     const out = join(dir, "first.png");
-    const result = await runDetectorAnnotate({ method: "pointrend", model: join(dir, "m.pt"), frames: join(judo, "JPEGImages/480p/judo"), gtMask: gt0, out, json: true });
+    const result = await detectorAnnotateFile({ method: "pointrend", model: join(dir, "m.pt"), frames: join(judo, "JPEGImages/480p/judo"), gtMask: gt0, out });
     expect(result.objects.map((o) => o.id)).toEqual([1, 2]);
     for (const o of result.objects) expect(o.detection).not.toBeNull();
     const written = await readLabelPng(out);

@@ -13,9 +13,10 @@ export {
   cudaDeviceCount,
   libtorchVersion,
   runtimeInfo,
+  detectionOps,
   type RuntimeInfo,
+  type DetectionOps,
 } from "./runtime.js";
-export { native } from "./native.js";
 export { Stcn, type StcnLoadOptions } from "./stcn/stcn.js";
 export {
   StcnTracker,
@@ -102,8 +103,7 @@ export {
   lostCrf,
   lostGraph,
   upsampleNearest,
-  runLostAnnotate,
-  lostAnnotateOptions,
+  lostAnnotateFile,
   LOST_CRF_DEFAULTS,
   type LostOptions,
   type LostResult,
@@ -114,12 +114,12 @@ export {
   type LostGeometry,
   type LostGraphOptions,
   type LostGraphResult,
-  type LostAnnotateArgs,
+  type LostAnnotateFileOptions,
+  type LostAnnotateFileResult,
 } from "./annotators/lost.js";
 export {
   detectorAnnotator,
-  runDetectorAnnotate,
-  detectorAnnotateOptions,
+  detectorAnnotateFile,
   gtBox,
   matchBoxes,
   boxDistance,
@@ -132,7 +132,8 @@ export {
   type DetectorAnnotator,
   type DetectorAnnotatorOptions,
   type DetectorAnnotation,
-  type DetectorAnnotateArgs,
+  type DetectorAnnotateFileOptions,
+  type DetectorAnnotateFileResult,
   type DetectorOutput,
   type DetectorMethod,
   type AnnotatedObject,
@@ -141,7 +142,7 @@ export {
   type ChannelOrder,
   type Box as DetectorBox,
 } from "./annotators/detector.js";
-export { runExporter, exporters, type ExporterSpec, type RunExporterOptions } from "./cli/export.js";
+export { runExporter, exporters, exporterArgs, type ExporterSpec, type ExporterOption, type RunExporterOptions } from "./export.js";
 export {
   generateClip,
   generateDavisRoot,

@@ -26,6 +26,20 @@ export function libtorchVersion(): string {
   return native().libtorchVersion();
 }
 
+/** Who provides the detectors' operators `torchvision::nms` / `torchvision::roi_align` in this process. */
+export interface DetectionOps {
+  /** "stcn": this addon's implementation; "process": one already registered (libtorchvision). */
+  nms: "stcn" | "process";
+  roiAlign: "stcn" | "process";
+  /** Whether CUDA kernels of them are available. */
+  cudaKernels: boolean;
+}
+
+/** Who provides `torchvision::nms` and `torchvision::roi_align` (see docs/detection.md). */
+export function detectionOps(): DetectionOps {
+  return native().detectionOps();
+}
+
 /** What `stcn info` prints. */
 export interface RuntimeInfo {
   libtorch: string;

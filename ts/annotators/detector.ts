@@ -448,10 +448,10 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The `stcn annotate --method maskrcnn|pointrend` command body
+// Files in, file out (what `stcn annotate --method maskrcnn|pointrend` runs)
 
-/** Arguments of {@link runDetectorAnnotate} (the CLI's options, camel-cased). */
-export interface DetectorAnnotateArgs {
+/** Options of {@link detectorAnnotateFile}. */
+export interface DetectorAnnotateFileOptions {
   method: DetectorMethod;
   /** TorchScript archive from `stcn export maskrcnn|pointrend`. */
   model: string;
@@ -459,86 +459,53 @@ export interface DetectorAnnotateArgs {
   frames: string;
   /** The GT first-frame mask (required unless `noGt`). */
   gtMask?: string;
-  /** Output label PNG. */
+  /** Output label PNG (the GT mask's palette, else the DAVIS palette), written atomically. */
   out: string;
   device?: string;
   boxRule?: BoxRule;
+  /** Keep every detection scoring at least `scoreThreshold` as its own object instead of matching GT objects. */
   noGt?: boolean;
   scoreThreshold?: number;
   channelOrder?: ChannelOrder;
   maskThreshold?: number;
-  /** Print a JSON summary (objects, detections, timing) instead of text lines. */
-  json?: boolean;
+  /** Called with each warning (they are also in the result). */
+  onWarning?: (message: string) => void;
 }
 
-/** yargs `.options(...)` for the detector flavour of `stcn annotate`. */
-export const detectorAnnotateOptions = {
-  model: { type: "string", demandOption: true, describe: "detector TorchScript archive (stcn export maskrcnn|pointrend)" },
-  frames: { type: "string", demandOption: true, describe: "frames folder (frame 0 = first image sorted by name) or one image" },
-  "gt-mask": { type: "string", describe: "GT first-frame mask PNG (object ids and boxes to match); omit with --no-gt" },
-  out: { type: "string", demandOption: true, describe: "output first-frame label PNG" },
-  device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
-  "box-rule": { choices: ["study", "exact"] as const, default: "study", describe: "GT box rule: the study's first-run rule or the tight box" },
-  // Declared as "gt" (default true) so that `--no-gt` works: yargs parses any `--no-X` as X = false, so
-  // an option literally named "no-gt" could never be set. Command handlers pass `noGt: args.gt === false`.
-  gt: {
-    type: "boolean",
-    default: true,
-    describe: "match the GT objects of --gt-mask; --no-gt: keep every detection scoring >= --score-threshold as its own object",
-  },
-  "score-threshold": {
-    type: "number",
-    describe: "GT mode: candidate floor (default 0.01 Mask R-CNN, 0 PointRend, as the study); --no-gt: keep floor (default 0.5)",
-  },
-  "channel-order": {
-    choices: ["rgb", "bgr"] as const,
-    default: "rgb",
-    describe: "channel order fed to the model (the study fed RGB to both; PointRend/detectron2 expects bgr)",
-  },
-  "mask-threshold": { type: "number", default: DETECTOR_MASK_THRESHOLD, describe: "soft mask threshold" },
-  json: { type: "boolean", default: false, describe: "print a JSON summary" },
-} as const;
+/** What {@link detectorAnnotateFile} did: the annotation, the frame it read and the PNG it wrote. */
+export interface DetectorAnnotateFileResult extends DetectorAnnotation {
+  frame: string;
+  out: string;
+}
 
-/** Implements `stcn annotate --method maskrcnn|pointrend`: writes `out`, prints a summary and the detector time. */
-export async function runDetectorAnnotate(args: DetectorAnnotateArgs): Promise<DetectorAnnotation> {
-  if (args.method !== "maskrcnn" && args.method !== "pointrend") {
-    throw new StcnError("ERR_STCN_ARGUMENT", `--method must be maskrcnn or pointrend for the detector annotator, got ${String(args.method)}`);
+/**
+ * Annotates the first frame of `frames` with a detector archive and writes the label map to `out`.
+ * Rejects with ERR_STCN_ARGUMENT (wrong method, missing GT mask, an archive of the other detector),
+ * ERR_STCN_INPUT (unreadable frames or masks, sizes that differ) or the loader's codes.
+ */
+export async function detectorAnnotateFile(options: DetectorAnnotateFileOptions): Promise<DetectorAnnotateFileResult> {
+  if (options.method !== "maskrcnn" && options.method !== "pointrend") {
+    throw new StcnError("ERR_STCN_ARGUMENT", `method must be maskrcnn or pointrend for the detector annotator, got ${String(options.method)}`);
   }
-  if (!args.noGt && !args.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
-  const framePath = await firstFrame(args.frames);
-  const gt = args.noGt ? null : await readLabelPng(args.gtMask as string);
+  if (!options.noGt && !options.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "a GT first-frame mask is required (or noGt to keep all detections)");
+  const framePath = await firstFrame(options.frames);
+  const gt = options.noGt ? null : await readLabelPng(options.gtMask as string);
   const image = await readRgb(framePath);
-  const module = await loadModule(args.model, { device: args.device ?? "cpu" });
+  const module = await loadModule(options.model, { device: options.device ?? "cpu" });
   try {
     const declared = methodFromMetadata(module);
-    if (declared && declared !== args.method) {
-      throw new StcnError("ERR_STCN_ARGUMENT", `--method ${args.method} but ${args.model} holds a ${declared} model`);
+    if (declared && declared !== options.method) {
+      throw new StcnError("ERR_STCN_ARGUMENT", `method ${options.method} but ${options.model} holds a ${declared} model`);
     }
     const annotator = detectorAnnotator(module, {
-      method: args.method,
-      channelOrder: args.channelOrder ?? "rgb",
-      maskThreshold: args.maskThreshold ?? DETECTOR_MASK_THRESHOLD,
-      onWarning: (m) => console.warn(`stcn: warning: ${m}`),
+      method: options.method,
+      channelOrder: options.channelOrder ?? "rgb",
+      maskThreshold: options.maskThreshold ?? DETECTOR_MASK_THRESHOLD,
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    const result = await annotator.annotate(image, gt, { boxRule: args.boxRule ?? "study", scoreThreshold: args.scoreThreshold });
-    await writeLabelPng(args.out, result.labels, result.width, result.height, gt?.palette ?? davisPalette());
-    if (args.json) {
-      console.log(JSON.stringify({ frame: framePath, out: args.out, method: args.method, detections: result.detections, detectorMs: result.detectorMs, objects: result.objects }));
-    } else {
-      console.log(`${args.method}: ${result.detections} detection(s) on ${framePath} (${result.width}x${result.height})`);
-      for (const o of result.objects) {
-        console.log(
-          o.detection === null
-            ? `  object ${o.id}: no detection (empty)`
-            : `  object ${o.id}: detection ${o.detection} (label ${o.label}, score ${o.score?.toFixed(4)}` +
-                (o.distance === null ? "" : `, box distance ${o.distance.toFixed(2)}`) +
-                `), ${o.pixels} px`,
-        );
-      }
-      console.log(`detector time: ${result.detectorMs.toFixed(1)} ms (frame 0; not counted in propagation FPS, as in the study)`);
-      console.log(`wrote ${args.out}`);
-    }
-    return result;
+    const annotation = await annotator.annotate(image, gt, { boxRule: options.boxRule ?? "study", scoreThreshold: options.scoreThreshold });
+    await writeLabelPng(options.out, annotation.labels, annotation.width, annotation.height, gt?.palette ?? davisPalette());
+    return { ...annotation, frame: framePath, out: options.out };
   } finally {
     module.dispose();
   }

@@ -7,7 +7,6 @@
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
-import type { Options } from "yargs";
 import { denseCrf, STUDY_CRF, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
@@ -230,102 +229,53 @@ export async function lostCrf(
   return { ...found, lostLabels: found.labels, labels: crf.labels, crfTiming: crf.timing };
 }
 
-/** Arguments of `stcn annotate --method lost|lost-crf` (see {@link lostAnnotateOptions}). */
-export interface LostAnnotateArgs {
+/** Options of {@link lostAnnotateFile}. */
+export interface LostAnnotateFileOptions extends LostOptions {
   method: "lost" | "lost-crf";
-  /** DINO TorchScript export (torchscript/export_dino.py). */
+  /** DINO TorchScript export (`stcn export dino`). */
   model: string;
   /** A folder of frames (the first in sorted order is used) or one image. */
   frames: string;
-  /** Output palette PNG (DAVIS palette), object ids 1..objects. */
+  /** Output palette PNG (DAVIS palette), object ids 1..objects, written atomically. */
   out: string;
   device?: string;
-  objects?: number;
-  feature?: LostFeature;
-  kPatches?: number;
-  /** CRF parameters (lost-crf); defaults {@link LOST_CRF_DEFAULTS}. */
-  gtProb?: number;
-  crfIterations?: number;
-  sxyGaussian?: number;
-  compatGaussian?: number;
-  sxyBilateral?: number;
-  srgb?: number;
-  compatBilateral?: number;
-  threads?: number;
-  /** Print a JSON summary instead of a line. */
-  json?: boolean;
+  /** CRF parameters of "lost-crf"; defaults {@link LOST_CRF_DEFAULTS}. */
+  crf?: LostCrfOptions;
 }
 
 /**
- * yargs option descriptions for `stcn annotate` with `--method lost|lost-crf` (spread into
- * `.options(...)`; `method`, `model`, `frames`, `out` and `device` are shared with other methods and
- * may be declared by the dispatcher instead).
+ * What {@link lostAnnotateFile} did: LOST's result (for "lost-crf" `labels` are the CRF's and
+ * `crfTiming` is set), the frame it read and the PNG it wrote.
  */
-export const lostAnnotateOptions = {
-  method: { type: "string", choices: ["lost", "lost-crf"], describe: "annotation method" },
-  model: { type: "string", describe: "DINO TorchScript export (torchscript/export_dino.py)" },
-  frames: { type: "string", describe: "frames folder (first image in sorted order) or one image" },
-  out: { type: "string", describe: "output palette PNG (DAVIS palette)" },
-  device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
-  objects: { type: "number", default: 1, describe: "objects to find (LOST repeated on the remaining patches); 1 = the published LOST" },
-  feature: { type: "string", choices: ["k", "q", "v"], default: "k", describe: "last-block DINO features compared by LOST" },
-  "k-patches": { type: "number", default: 100, describe: "LOST candidate patches (lowest degree)" },
-  "gt-prob": { type: "number", default: LOST_CRF_DEFAULTS.gtProb, describe: "lost-crf: probability of the LOST label in the CRF unary" },
-  "crf-iterations": { type: "number", default: LOST_CRF_DEFAULTS.iterations, describe: "lost-crf: mean-field iterations" },
-  "sxy-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.sxyGaussian, describe: "lost-crf: Gaussian (smoothness) kernel sxy, pixels" },
-  "compat-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.compatGaussian, describe: "lost-crf: Gaussian kernel Potts weight" },
-  "sxy-bilateral": { type: "number", default: LOST_CRF_DEFAULTS.sxyBilateral, describe: "lost-crf: bilateral (appearance) kernel sxy, pixels" },
-  srgb: { type: "number", default: LOST_CRF_DEFAULTS.srgb, describe: "lost-crf: bilateral colour standard deviation" },
-  "compat-bilateral": { type: "number", default: LOST_CRF_DEFAULTS.compatBilateral, describe: "lost-crf: bilateral kernel Potts weight" },
-  threads: { type: "number", describe: "lost-crf: CRF worker threads (default: STCN_NUM_THREADS / cores)" },
-  json: { type: "boolean", default: false, describe: "print a JSON summary" },
-} as const satisfies Record<string, Options>;
+export interface LostAnnotateFileResult extends LostResult {
+  method: "lost" | "lost-crf";
+  frame: string;
+  out: string;
+  crfTiming?: DenseCrfTiming;
+}
 
 /**
- * `stcn annotate --method lost|lost-crf`: LOST (optionally + dense CRF) on the first frame, written
- * atomically as a DAVIS-palette PNG with object ids 1..objects; prints a one-line summary.
+ * LOST (optionally + dense CRF) on the first frame of `frames`, written atomically to `out` as a
+ * DAVIS-palette PNG with object ids 1..objects.
  */
-export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
-  if (args.method !== "lost" && args.method !== "lost-crf") {
-    throw new StcnError("ERR_STCN_ARGUMENT", `--method must be lost or lost-crf here, got ${JSON.stringify(args.method)}`);
+export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promise<LostAnnotateFileResult> {
+  const { method } = options;
+  if (method !== "lost" && method !== "lost-crf") {
+    throw new StcnError("ERR_STCN_ARGUMENT", `method must be lost or lost-crf here, got ${JSON.stringify(method)}`);
   }
   for (const key of ["model", "frames", "out"] as const) {
-    if (typeof args[key] !== "string" || args[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `--${key} is required for --method ${args.method}`);
+    if (typeof options[key] !== "string" || options[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `${key} is required for method ${method}`);
   }
-  const framePath = await firstFrame(args.frames);
+  const framePath = await firstFrame(options.frames);
   const image = await readRgb(framePath);
-  const options = { device: args.device, objects: args.objects, feature: args.feature, kPatches: args.kPatches };
-  const crfOptions: LostCrfOptions = {
-    gtProb: args.gtProb,
-    iterations: args.crfIterations,
-    sxyGaussian: args.sxyGaussian,
-    compatGaussian: args.compatGaussian,
-    sxyBilateral: args.sxyBilateral,
-    srgb: args.srgb,
-    compatBilateral: args.compatBilateral,
-    threads: args.threads,
-  };
-  for (const key of Object.keys(crfOptions) as Array<keyof LostCrfOptions>) if (crfOptions[key] === undefined) delete crfOptions[key];
-  const result: LostResult & { crfTiming?: DenseCrfTiming } =
-    args.method === "lost-crf" ? await lostCrf(args.model, image, { ...options, crf: crfOptions }) : await lost(args.model, image, options);
-  await writeLabelPng(args.out, result.labels, result.width, result.height);
-  const summary = {
-    method: args.method,
-    frame: framePath,
-    out: args.out,
-    width: result.width,
-    height: result.height,
-    grid: [result.rows, result.cols],
-    objects: result.objects.map((o) => ({ id: o.id, seed: [o.seedRow, o.seedCol], patches: o.area, box: o.box })),
-    timings: { ...result.timings, ...(result.crfTiming ? { crfMs: result.crfTiming.totalMs } : {}) },
-  };
-  if (args.json) console.log(JSON.stringify(summary));
-  else {
-    const parts = summary.objects.map((o) => `object ${o.id}: seed (${o.seed.join(",")}), ${o.patches} patches, box [${o.box.join(",")}]`);
-    console.log(
-      `${args.method}: ${framePath} -> ${args.out} (${result.width}x${result.height}, grid ${result.rows}x${result.cols}); ${parts.join("; ")}; ` +
-        `DINO+Gram ${result.timings.featuresMs.toFixed(0)} ms, graph ${result.timings.graphMs.toFixed(0)} ms` +
-        (result.crfTiming ? `, CRF ${result.crfTiming.totalMs.toFixed(0)} ms` : ""),
-    );
+  const lostOptions: LostOptions & { device?: string } = {};
+  for (const key of ["device", "objects", "feature", "kPatches"] as const) {
+    if (options[key] !== undefined) Object.assign(lostOptions, { [key]: options[key] });
   }
+  const result: LostResult & { crfTiming?: DenseCrfTiming } =
+    method === "lost-crf"
+      ? await lostCrf(options.model, image, { ...lostOptions, ...(options.crf ? { crf: options.crf } : {}) })
+      : await lost(options.model, image, lostOptions);
+  await writeLabelPng(options.out, result.labels, result.width, result.height);
+  return { ...result, method, frame: framePath, out: options.out };
 }
