@@ -33,6 +33,7 @@ export { listFrames, matchMasks, firstFrame, type VideoFrame } from "./stcn/vide
 export { readRgb, encodeRgb, type RgbImage } from "./io/image.js";
 export { readLabelPng, decodeLabelPng, writeLabelPng, encodeLabelPng, encodeGreyPng, type LabelMap } from "./io/png.js";
 export { davisPalette, type Palette } from "./io/palette.js";
+export { labelIds, type LabelIdsOptions } from "./io/labels.js";
 export {
   reproduceDavis,
   formatReproduceTable,
@@ -76,6 +77,7 @@ export {
   readDavisMask,
   decodeDavisMask,
   davisObjectIds,
+  DAVIS_VOID,
   frameIdOf,
   type DavisDataset,
   type DavisSequence,

@@ -8,6 +8,7 @@
  */
 import { StcnError, withCallerStack } from "./errors.js";
 import { native, type NativeTensor } from "./native.js";
+import { disposeSymbol } from "./lifetime.js";
 
 /** Element types a tensor can hold. */
 export type DType =
@@ -49,8 +50,6 @@ export interface TypedArrayOf {
 
 /** A device string: "cpu", "cuda" or "cuda:N". */
 export type Device = "cpu" | "cuda" | `cuda:${number}`;
-
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
 
 export class Tensor {
   /** @internal */

@@ -19,6 +19,7 @@
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { davisPalette } from "../io/palette.js";
+import { labelIds } from "../io/labels.js";
 import { readLabelPng, writeLabelPng, type LabelMap } from "../io/png.js";
 import { loadModule, type Module, type Value } from "../module.js";
 import { firstFrame } from "../stcn/video.js";
@@ -123,15 +124,6 @@ export interface DetectorAnnotator {
 
 // ---------------------------------------------------------------------------------------------------
 // Pure parts (exported for tests and for callers with their own detections)
-
-/** Sorted non-zero label ids present in a label map. */
-export function objectIds(gt: LabelMap): number[] {
-  const seen = new Uint8Array(256);
-  for (const v of gt.data) seen[v] = 1;
-  const ids: number[] = [];
-  for (let i = 1; i < 256; i++) if (seen[i]) ids.push(i);
-  return ids;
-}
 
 /** [start, end] of one axis under the study's rule, from a per-index "non-empty" flag array. */
 function studyRun(nonEmpty: Uint8Array): [number, number] | null {
@@ -379,7 +371,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
     const masks: Array<Uint8Array | null> = [];
 
     if (gt) {
-      const ids = objectIds(gt);
+      const ids = labelIds(gt.data, { void: null });
       if (ids.length === 0) warn("the GT first mask has no objects (all background): nothing to match");
       const floor = opts.scoreThreshold ?? STUDY_CANDIDATE_SCORE[method];
       const candidates = candidateCount(det.scores, floor);

@@ -14,10 +14,12 @@
 import { stat } from "node:fs/promises";
 import { StcnError, withCallerStack } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
+import { labelIds } from "../io/labels.js";
 import { readLabelPng, type LabelMap } from "../io/png.js";
 import { native } from "../native.js";
 import type { NativeStcnSession } from "./native-types.js";
 import type { Stcn } from "./stcn.js";
+import { disposeSymbol } from "../lifetime.js";
 
 /** A frame: a file path (decoded with sharp) or RGB bytes (`data[(y * width + x) * 3 + c]`). */
 export type FrameSource = string | RgbImage;
@@ -83,8 +85,6 @@ export interface TrackerStats {
   computeSeconds: number;
 }
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
-
 function positiveInt(value: number | undefined, fallback: number, name: string, min: number): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min) throw new StcnError("ERR_STCN_ARGUMENT", `${name} must be an integer >= ${min}, got ${String(value)}`);
@@ -119,15 +119,6 @@ async function loadMask(source: MaskSource, index: number): Promise<LabelMap & {
     throw new StcnError("ERR_STCN_INPUT", `${name}: label data must be a Uint8Array of width*height bytes`);
   }
   return { ...source, name };
-}
-
-/** Sorted non-zero ids present in a label map. */
-function idsOf(labels: Uint8Array): number[] {
-  const seen = new Uint8Array(256);
-  for (let i = 0; i < labels.length; i++) seen[labels[i] as number] = 1;
-  const out: number[] = [];
-  for (let id = 1; id < 256; id++) if (seen[id]) out.push(id);
-  return out;
 }
 
 interface Loaded {
@@ -244,7 +235,7 @@ export class StcnTracker {
       if (this.next !== 0) throw new StcnError("ERR_STCN_ARGUMENT", "start: the tracker has already started (one tracker per video)");
       const [image, labels] = await Promise.all([loadFrame(frame, 0), loadMask(mask, 0)]);
       this.checkMask(labels, image);
-      const ids = idsOf(labels.data);
+      const ids = labelIds(labels.data, { void: null });
       if (ids.length === 0) throw new StcnError("ERR_STCN_INPUT", `first mask ${labels.name} has no objects (all pixels are 0)`);
       await this.timed(() => this.session.encodeFrame(image.data, image.width, image.height));
       const kept = await this.timed(() => this.session.addObjects(labels.data, labels.width, labels.height, ids, this.resizeMasks));
@@ -314,7 +305,7 @@ export class StcnTracker {
     await this.timed(() => this.session.segment());
     let joining = false;
     if (mask) {
-      const fresh = idsOf(mask.data).filter((id) => !this.ids.includes(id));
+      const fresh = labelIds(mask.data, { void: null }).filter((id) => !this.ids.includes(id));
       if (fresh.length > 0) {
         const kept = await this.timed(() => this.session.addObjects(mask.data, mask.width, mask.height, fresh, this.resizeMasks));
         this.ids.push(...kept);
