@@ -25,7 +25,8 @@ double msSince(Clock::time_point start) {
 
 constexpr int kMaxLabels = 256;
 
-[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::Argument, "denseCrf: " + message); }
+// Broken invariants of the input: ts/crf.ts checks every user value first, so these are bugs of ours.
+[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::Internal, "internal: denseCrf: " + message); }
 
 void validate(const CrfInput& in) {
   if (in.width < 1 || in.height < 1) fail("image size must be positive, got " + std::to_string(in.width) + "x" + std::to_string(in.height));
@@ -52,7 +53,7 @@ void validate(const CrfInput& in) {
     }
     case UnaryKind::Probabilities:
       if (!in.probabilities) fail("probabilities missing");
-      if (!(in.clip >= 0.0 && in.clip <= 1.0)) fail("clip must be in [0, 1], got " + std::to_string(in.clip));
+      if (!(in.clip > 0.0 && in.clip <= 1.0)) fail("clip must be in (0, 1], got " + std::to_string(in.clip));
       if (!(in.scale >= 0.0 && in.scale <= 1.0)) fail("scale must be in (0, 1] (0 = no blending), got " + std::to_string(in.scale));
       break;
     case UnaryKind::Energy:
@@ -61,7 +62,7 @@ void validate(const CrfInput& in) {
   }
   for (size_t t = 0; t < in.pairwise.size(); t++) {
     const PairwiseTerm& p = in.pairwise[t];
-    const std::string name = std::string(p.kind == PairwiseTerm::Kind::Gaussian ? "gaussian" : "bilateral") + " term " + std::to_string(t);
+    const std::string name = std::string(PairwiseTerm::kindName(p.kind)) + " term " + std::to_string(t);
     if (!(p.sx > 0.0f && p.sy > 0.0f && std::isfinite(p.sx) && std::isfinite(p.sy))) fail(name + ": sxy must be positive and finite");
     if (!std::isfinite(p.compat)) fail(name + ": compat must be finite");
     if (p.kind == PairwiseTerm::Kind::Bilateral) {
@@ -338,6 +339,48 @@ inline void softmaxInPlace(float* t, int L) {
 }
 
 }  // namespace
+
+Normalization parseNormalization(const std::string& name) {
+  if (name == "symmetric") return Normalization::Symmetric;
+  if (name == "before") return Normalization::Before;
+  if (name == "after") return Normalization::After;
+  if (name == "none") return Normalization::None;
+  throw Error(ErrorCode::Argument, "normalization must be \"symmetric\", \"before\", \"after\" or \"none\", got \"" + name + "\"");
+}
+
+const char* normalizationName(Normalization normalization) {
+  switch (normalization) {
+    case Normalization::Symmetric: return "symmetric";
+    case Normalization::Before: return "before";
+    case Normalization::After: return "after";
+    case Normalization::None: return "none";
+  }
+  return "symmetric";
+}
+
+PairwiseTerm::Kind PairwiseTerm::parseKind(const std::string& name) {
+  if (name == "gaussian") return Kind::Gaussian;
+  if (name == "bilateral") return Kind::Bilateral;
+  throw Error(ErrorCode::Argument, "pairwise kind must be \"gaussian\" or \"bilateral\", got \"" + name + "\"");
+}
+
+const char* PairwiseTerm::kindName(Kind kind) { return kind == Kind::Gaussian ? "gaussian" : "bilateral"; }
+
+UnaryKind parseUnaryKind(const std::string& name) {
+  if (name == "labels") return UnaryKind::Labels;
+  if (name == "probabilities") return UnaryKind::Probabilities;
+  if (name == "energy") return UnaryKind::Energy;
+  throw Error(ErrorCode::Argument, "unary must be \"labels\", \"probabilities\" or \"energy\", got \"" + name + "\"");
+}
+
+const char* unaryKindName(UnaryKind kind) {
+  switch (kind) {
+    case UnaryKind::Labels: return "labels";
+    case UnaryKind::Probabilities: return "probabilities";
+    case UnaryKind::Energy: return "energy";
+  }
+  return "labels";
+}
 
 std::vector<float> computeUnary(const CrfInput& in) {
   const size_t n = static_cast<size_t>(in.width) * in.height;

@@ -10,6 +10,22 @@
 
 namespace stcn {
 
+MemoryKind parseMemoryKind(const std::string& name) {
+  if (name == "permanent") return MemoryKind::Permanent;
+  if (name == "regular") return MemoryKind::Regular;
+  if (name == "temporary") return MemoryKind::Temporary;
+  throw Error(ErrorCode::Argument, "memory kind must be \"permanent\", \"regular\" or \"temporary\", got \"" + name + "\"");
+}
+
+const char* memoryKindName(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::Permanent: return "permanent";
+    case MemoryKind::Regular: return "regular";
+    case MemoryKind::Temporary: return "temporary";
+  }
+  return "regular";
+}
+
 void MemoryBank::clear() {
   frames_.clear();
   objectStart_.clear();
@@ -129,7 +145,6 @@ static void readoutCpu(const at::Tensor& values, const at::Tensor& weights, cons
 
 at::Tensor MemoryBank::read(const at::Tensor& queryIn, int64_t topK) const {
   if (frames_.empty()) throw Error(ErrorCode::Argument, "memory read on an empty memory bank");
-  if (topK < 1) throw Error(ErrorCode::Argument, "topK must be >= 1, got " + std::to_string(topK));
   rebuild();
   at::Tensor query = queryIn.dim() == 4 ? queryIn.squeeze(0) : queryIn;
   const int64_t ck = query.size(0), h = query.size(1), w = query.size(2), hw = h * w;

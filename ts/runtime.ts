@@ -1,9 +1,10 @@
 /** Process-wide LibTorch settings and facts. */
+import { checkInteger } from "./check.js";
 import { native, nativePath } from "./native.js";
 
 /** Sets LibTorch's intra-op thread count (the number of cores is a good value). */
 export function setNumThreads(n: number): void {
-  native().setNumThreads(n);
+  native().setNumThreads(checkInteger(n, "setNumThreads: n", 1, 4096));
 }
 
 /** LibTorch's intra-op thread count. */

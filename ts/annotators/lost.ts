@@ -1,13 +1,14 @@
 /**
  * LOST first-frame annotation: the salient object of an image without any label (Siméoni et al.
  * 2021) from the keys of DINO's last block, optionally refined by a fully connected CRF (the
- * study's "LOST + CRF" first-frame masks, FACTS 3.5 / 5.4).
+ * study's "LOST + CRF" first-frame masks; docs/lost.md, "What is computed, and how it matches the study").
  *
  * Split: the DINO module exported by torchscript/export_dino.py does the network and the one matrix
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
 import { denseCrf, STUDY_CRF, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
+import { checkInteger, checkInterval, checkOneOf, checkPositive, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
@@ -76,13 +77,6 @@ function dinoMetadata(model: Module): DinoMetadata {
   return meta as unknown as DinoMetadata;
 }
 
-function checkImage(image: RgbImage): void {
-  const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || data.length !== width * height * 3) {
-    throw new StcnError("ERR_STCN_ARGUMENT", `image must be packed RGB (width*height*3 bytes); got ${data.length} bytes for ${width}x${height}`);
-  }
-}
-
 async function withModel<T>(model: Module | string, device: string | undefined, body: (m: Module) => Promise<T>): Promise<T> {
   if (model instanceof Module) return body(model);
   const loaded = await loadModule(model, { device: device ?? "cpu" });
@@ -106,18 +100,10 @@ async function withImage(image: RgbImage | string): Promise<RgbImage> {
  * (wrong model/option/image), ERR_STCN_INPUT (unreadable file) or ERR_STCN_RUN (LibTorch).
  */
 export async function lost(model: Module | string, image: RgbImage | string, options: LostOptions & { device?: string } = {}): Promise<LostResult> {
-  const feature = options.feature ?? "k";
-  if (feature !== "k" && feature !== "q" && feature !== "v") {
-    throw new StcnError("ERR_STCN_ARGUMENT", `feature must be "k", "q" or "v", got ${JSON.stringify(feature)}`);
-  }
-  const kPatches = options.kPatches ?? 100;
-  const objects = options.objects ?? 1;
-  if (!Number.isInteger(kPatches) || kPatches < 1) throw new StcnError("ERR_STCN_ARGUMENT", `kPatches must be a positive integer, got ${kPatches}`);
-  if (!Number.isInteger(objects) || objects < 1 || objects > 255) {
-    throw new StcnError("ERR_STCN_ARGUMENT", `objects must be an integer in [1, 255], got ${objects}`);
-  }
-  const rgb = await withImage(image);
-  checkImage(rgb);
+  const feature = checkOneOf(options.feature ?? "k", "feature", ["k", "q", "v"] as const);
+  const kPatches = checkInteger(options.kPatches ?? 100, "kPatches", 1);
+  const objects = checkInteger(options.objects ?? 1, "objects", 1, 255);
+  const rgb = checkRgbImage(await withImage(image), "image");
   return withModel(model, options.device, async (m) => {
     const meta = dinoMetadata(m);
     const input = Tensor.fromTypedArray(rgb.data, [rgb.height, rgb.width, 3]);
@@ -158,7 +144,7 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
   });
 }
 
-/** CRF parameters of {@link lostCrf}; defaults are the study's (FACTS 5.4). */
+/** CRF parameters of {@link lostCrf}; defaults are the study's (docs/lost.md, "What is computed", step 5). */
 export interface LostCrfOptions {
   /** Probability of the LOST label in the unary (pydensecrf unary_from_labels). Default 10/11. */
   gtProb?: number;
@@ -198,7 +184,7 @@ export interface LostCrfResult extends LostResult {
 }
 
 /**
- * LOST followed by the fully connected CRF, the study's first-frame masks (FACTS 3.5 + 5.4): the
+ * LOST followed by the fully connected CRF, the study's first-frame masks (docs/lost.md, steps 4-5): the
  * upsampled LOST labels are the unary (pydensecrf `unary_from_labels`, objects + 1 labels, gtProb
  * 10/11, zero_unsure false), the RGB frame drives the bilateral kernel, and the argmax after 10
  * mean-field iterations is the mask. With `objects` > 1 the CRF has objects + 1 labels (the natural
@@ -210,12 +196,10 @@ export async function lostCrf(
   options: LostOptions & { device?: string; crf?: LostCrfOptions } = {},
 ): Promise<LostCrfResult> {
   const c = { ...LOST_CRF_DEFAULTS, ...(options.crf ?? {}) };
-  // Checked before the network runs (denseCrf checks them again).
-  if (!(c.gtProb > 0 && c.gtProb < 1)) throw new StcnError("ERR_STCN_ARGUMENT", `gtProb must be in (0, 1), got ${c.gtProb}`);
-  if (!Number.isInteger(c.iterations) || c.iterations < 0) throw new StcnError("ERR_STCN_ARGUMENT", `CRF iterations must be a non-negative integer, got ${c.iterations}`);
-  for (const key of ["sxyGaussian", "sxyBilateral", "srgb"] as const) {
-    if (!(Number.isFinite(c[key]) && c[key] > 0)) throw new StcnError("ERR_STCN_ARGUMENT", `${key} must be a positive number, got ${c[key]}`);
-  }
+  // Checked before the network runs (the CRF would refuse them only after it).
+  checkInterval(c.gtProb, "gtProb", 0, 1);
+  checkInteger(c.iterations, "CRF iterations", 0);
+  for (const key of ["sxyGaussian", "sxyBilateral", "srgb"] as const) checkPositive(c[key], key);
   const rgb = await withImage(image);
   const found = await lost(model, rgb, options);
   const crf = await denseCrf({

@@ -1,6 +1,6 @@
 /**
  * `StcnTracker`: propagation of first-frame masks through one video, exactly as the official STCN
- * loop (docs FACTS 1.7) with the YouTube-VOS rule for objects that join later.
+ * loop (docs/stcn-python.md, normative rules 8-13) with the YouTube-VOS rule for objects that join later.
  *
  * The native session owns everything heavy (preprocessing, key/value encoding, memory bank and
  * memory read, decoding, soft aggregation, unpad/resize/argmax); this file decides:
@@ -12,6 +12,7 @@
  *  - decoding ahead: frames (paths) are decoded by sharp while the previous frame is computed.
  */
 import { stat } from "node:fs/promises";
+import { checkInteger, checkLabelMap, checkRgbImage } from "../check.js";
 import { StcnError, withCallerStack } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { labelIds } from "../io/labels.js";
@@ -86,9 +87,7 @@ export interface TrackerStats {
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string, min: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) throw new StcnError("ERR_STCN_ARGUMENT", `${name} must be an integer >= ${min}, got ${String(value)}`);
-  return v;
+  return checkInteger(value ?? fallback, name, min);
 }
 
 function describe(source: FrameSource | MaskSource, what: string, index: number): string {
@@ -106,19 +105,13 @@ async function loadFrame(source: FrameSource, index: number): Promise<RgbImage &
     }
     return { ...(await readRgb(source)), name };
   }
-  if (!(source.data instanceof Uint8Array) || source.data.length !== source.width * source.height * 3) {
-    throw new StcnError("ERR_STCN_INPUT", `${name}: RGB data must be a Uint8Array of width*height*3 bytes`);
-  }
-  return { ...source, name };
+  return { ...checkRgbImage(source, name), name };
 }
 
 async function loadMask(source: MaskSource, index: number): Promise<LabelMap & { name: string }> {
   const name = describe(source, "mask of frame", index);
   if (typeof source === "string") return { ...(await readLabelPng(source)), name };
-  if (!(source.data instanceof Uint8Array) || source.data.length !== source.width * source.height) {
-    throw new StcnError("ERR_STCN_INPUT", `${name}: label data must be a Uint8Array of width*height bytes`);
-  }
-  return { ...source, name };
+  return { ...checkLabelMap(source, name), name };
 }
 
 interface Loaded {
