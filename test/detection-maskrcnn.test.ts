@@ -15,35 +15,14 @@ import { loadModule, runExporter, setNumThreads, type Module } from "../dist/ind
 import { detectorAnnotator, detectorAnnotateFile, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
+import { python, repoRoot, tempDir, testPython, dataPath } from "./helpers.js";
 
-const judo = join(dataRoot, "davis-judo");
+const judo = dataPath("davis-judo");
 const frame0 = join(judo, "JPEGImages/480p/judo/00000.jpg");
 const gt0 = join(judo, "Annotations/480p/judo/00000.png");
 const exportArgs = ["--random-init", "--seed", "3", "--min-size", "320", "--max-size", "600", "--detections-per-img", "30"];
 
-const reference = String.raw`
-import json, sys, torch
-sys.path.insert(0, sys.argv[1] + "/torchscript")
-import maskrcnn
-torch.set_num_threads(1)
-out, w, h = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-args = maskrcnn.parser().parse_args(sys.argv[5:] + ["--out", out + "/unused.pt"])
-eager = maskrcnn.make(args)
-# The archive holds exactly these weights.
-scripted = torch.jit.load(out + "/m.pt")
-se, ss = eager.state_dict(), scripted.state_dict()
-assert set(se) == set(ss), "state_dict keys differ"
-assert all(torch.equal(se[k], ss[k]) for k in se), "weights differ"
-rgb = torch.frombuffer(bytearray(open(out + "/frame.rgb", "rb").read()), dtype=torch.uint8).reshape(h, w, 3)
-# contiguous like the addon's input: a permuted (strided) image takes another resize code path
-image = (rgb.permute(2, 0, 1).float() / 255).contiguous()
-with torch.no_grad():
-    d = eager(image)
-for k in ("boxes", "scores", "masks"):
-    d[k].contiguous().numpy().astype("float32").tofile(out + "/ref_" + k + ".f32")
-json.dump({"threads": torch.get_num_threads(), "count": int(d["scores"].numel()), "labels": d["labels"].tolist(), "masks_shape": list(d["masks"].shape)}, open(out + "/ref.json", "w"))
-`;
+const reference = testPython("detection-maskrcnn-reference.py");
 
 let dir: string;
 let module: Module;
@@ -66,8 +45,7 @@ beforeAll(async () => {
   });
   image = await readRgb(frame0);
   writeFileSync(join(dir, "frame.rgb"), image.data);
-  writeFileSync(join(dir, "reference.py"), reference);
-  execFileSync(python, [join(dir, "reference.py"), repoRoot, dir, String(image.width), String(image.height), ...exportArgs], {
+  execFileSync(python, [reference, repoRoot, dir, String(image.width), String(image.height), ...exportArgs], {
     encoding: "utf8",
     timeout: 600_000,
   });
@@ -174,7 +152,7 @@ describe("stcn export maskrcnn refuses bad checkpoints", () => {
       code: "ERR_STCN_INPUT",
       message: expect.stringContaining("checkpoint not found"),
     });
-    execFileSync(python, ["-c", `import torch; torch.save({"backbone.body.conv1.weight": torch.zeros(64, 3, 7, 7), "extra.weight": torch.zeros(1)}, "${join(d, "bad.pth")}")`]);
+    execFileSync(python, [testPython("detection-maskrcnn-bad-checkpoint.py"), join(d, "bad.pth")]);
     await expect(runExporter("maskrcnn", { checkpoint: join(d, "bad.pth"), out: join(d, "m.pt") }, { stdio: "pipe" })).rejects.toMatchObject({
       code: "ERR_STCN_INPUT",
       message: expect.stringMatching(/missing .*1 unexpected \(e.g. \['extra.weight'\]\)/s),

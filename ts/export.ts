@@ -42,6 +42,16 @@ const weightsOptions: Record<string, ExporterOption> = {
   out: { type: "string", demandOption: true, describe: "output TorchScript archive (.pt)" },
 };
 
+/** Options both detector exporters take (torchscript/export_util.py add_detector_arguments). */
+function detectorOptions(classIds: string): Record<string, ExporterOption> {
+  return {
+    "min-size": { type: "number", describe: "internal resize, shorter side" },
+    "max-size": { type: "number", describe: "internal resize, longer side cap" },
+    "detections-per-img": { type: "number", describe: "max detections" },
+    "class-bias": { type: "string", array: true, describe: `CLASS=VALUE added to the classifier bias, ${classIds} (random-init tests)` },
+  };
+}
+
 /** The exporters `stcn export` knows, by subcommand name. */
 export const exporters: Record<string, ExporterSpec> = {
   stcn: {
@@ -64,31 +74,25 @@ export const exporters: Record<string, ExporterSpec> = {
     },
   },
   maskrcnn: {
-    script: "maskrcnn.py",
+    script: "export_maskrcnn.py",
     describe: "torchvision Mask R-CNN R50-FPN (COCO) -> TorchScript detector",
     options: {
       ...weightsOptions,
-      "min-size": { type: "number", describe: "internal resize, shorter side" },
-      "max-size": { type: "number", describe: "internal resize, longer side cap" },
+      ...detectorOptions("COCO category ids"),
       "box-score-thresh": { type: "number", describe: "detection score floor" },
       "box-nms-thresh": { type: "number", describe: "per-class NMS IoU" },
-      "detections-per-img": { type: "number", describe: "max detections" },
-      "class-bias": { type: "string", array: true, describe: "CLASS=VALUE added to the classifier bias (random-init tests)" },
     },
   },
   pointrend: {
-    script: "pointrend.py",
+    script: "export_pointrend.py",
     describe: "PointRend R50-FPN (detectron2 pointrend_rcnn_R_50_FPN_3x_coco, model_final_edd263.pkl) -> TorchScript detector",
     options: {
       ...weightsOptions,
       "channel-order": { choices: ["rgb", "bgr"], describe: "what the network sees: rgb = the study (RGB into BGR-trained weights), bgr = detectron2's intended order" },
-      "min-size": { type: "number", describe: "internal resize, shorter side" },
-      "max-size": { type: "number", describe: "internal resize, longer side cap" },
+      ...detectorOptions("detectron2 contiguous ids"),
       "score-thresh": { type: "number", describe: "detection score floor, strict >" },
       "nms-thresh": { type: "number", describe: "per-class NMS IoU" },
-      "detections-per-img": { type: "number", describe: "max detections" },
       "residual-scale": { type: "number", describe: "random-init only: FrozenBN scale of each bottleneck's last conv" },
-      "class-bias": { type: "string", array: true, describe: "CLASS=VALUE added to the classifier bias, detectron2 contiguous ids (random-init tests)" },
     },
   },
 };

@@ -1,9 +1,9 @@
 /**
  * First-frame masks from an instance-segmentation detector (Mask R-CNN or PointRend TorchScript
  * archives exported by `stcn export maskrcnn|pointrend`), matched to the ground-truth objects as the
- * study did (FACTS §6):
+ * study did (docs/detection.md, "The study's procedure"):
  *
- *  1. run the detector on frame 0 (the archive's `forward(image[3,H,W] float in [0,1]) ->
+ *  1. run the detector on frame 0 (the archive's `forward(image uint8 [H,W,3] RGB, swap_rb) ->
  *     {boxes, scores, labels, masks}`, no Python at run time: the addon provides torchvision::nms and
  *     torchvision::roi_align);
  *  2. build each GT object's box from the GT first mask (`boxRule` "study" reproduces the study's
@@ -16,6 +16,7 @@
  * Without GT (`noGt`), every detection scoring at least `scoreThreshold` becomes its own object
  * (ids 1..N in score order). Zero detections give empty objects and a warning, never a crash.
  */
+import { checkInterval, checkOneOf, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { davisPalette } from "../io/palette.js";
@@ -29,7 +30,7 @@ import { Tensor } from "../tensor.js";
 export type DetectorMethod = "maskrcnn" | "pointrend";
 /** How a GT object's box is derived from its mask (see {@link gtBox}). */
 export type BoxRule = "study" | "exact";
-/** The channel order of the image tensor fed to the detector. */
+/** The channel order the detector's network sees ("bgr": the archive swaps R and B). */
 export type ChannelOrder = "rgb" | "bgr";
 /** A box [x0, y0, x1, y1] in pixels. */
 export type Box = [number, number, number, number];
@@ -145,7 +146,7 @@ function studyRun(nonEmpty: Uint8Array): [number, number] | null {
 /**
  * The box of object `id` in a label map, or null when it has no pixels.
  *
- * - "study" (FACTS §6.3): y0 = first non-empty row, y1 = the first empty row after y0, or H-1 when
+ * - "study" (docs/detection.md, "GT boxes"): y0 = first non-empty row, y1 = the first empty row after y0, or H-1 when
  *   the run of non-empty rows reaches the last row; x likewise. Only the first contiguous run counts (an
  *   object split by an empty row/column gets a truncated box).
  * - "exact": the tight box in continuous pixel coordinates, [xmin, ymin, xmax+1, ymax+1].
@@ -260,20 +261,13 @@ export function composeLabelMap(
   return { labels, pixels };
 }
 
-/** Packs RGB bytes into a [3,H,W] float32 tensor in [0,1], channels in `order`. */
-export function imageTensor(image: RgbImage, order: ChannelOrder = "rgb"): Tensor {
-  const hw = image.width * image.height;
-  if (image.data.length !== hw * 3) {
-    throw new StcnError("ERR_STCN_INPUT", `image has ${image.data.length} bytes, expected ${image.width}x${image.height}x3`);
-  }
-  const out = new Float32Array(3 * hw);
-  const map = order === "rgb" ? [0, 1, 2] : [2, 1, 0];
-  for (let c = 0; c < 3; c++) {
-    const src = map[c]!;
-    const plane = c * hw;
-    for (let i = 0; i < hw; i++) out[plane + i] = image.data[i * 3 + src]! / 255;
-  }
-  return Tensor.fromTypedArray(out, [3, image.height, image.width]);
+/**
+ * The detector archives' input: the RGB bytes as a uint8 [H,W,3] tensor (one copy, no per-pixel
+ * work); the archive converts it to what its network expects (see docs/architecture.md).
+ */
+export function imageTensor(image: RgbImage): Tensor {
+  checkRgbImage(image, "image");
+  return Tensor.fromTypedArray(image.data, [image.height, image.width, 3]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -338,13 +332,14 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
   const method = options.method ?? methodFromMetadata(module) ?? "maskrcnn";
   const channelOrder = options.channelOrder ?? "rgb";
   const maskThreshold = options.maskThreshold ?? DETECTOR_MASK_THRESHOLD;
-  if (!(maskThreshold > 0 && maskThreshold <= 1)) throw new StcnError("ERR_STCN_ARGUMENT", `maskThreshold must be in (0, 1], got ${maskThreshold}`);
+  checkInterval(maskThreshold, "maskThreshold", 0, 1, "high");
+  checkOneOf(channelOrder, "channelOrder", ["rgb", "bgr"] as const);
 
   async function detect(image: RgbImage): Promise<DetectorOutput> {
-    const x = imageTensor(image, channelOrder);
+    const x = imageTensor(image);
     try {
       const start = performance.now();
-      const result = await module.run("forward", x);
+      const result = await module.run("forward", x, channelOrder === "bgr");
       const ms = performance.now() - start;
       return await detectorOutput(result, image, module.path, ms);
     } finally {
