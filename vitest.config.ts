@@ -12,7 +12,12 @@ import { defineConfig } from "vitest/config";
 //           with oneDNN and ATen capped at AVX2, so a tolerance measured on one CPU cannot turn
 //           another CPU's run red.
 const groups: Record<string, string[]> = {
-  unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts"],
+  unit: [
+    "test/architecture.test.ts",
+    "test/davis-errors.test.ts",
+    "test/davis-reader.test.ts",
+    "test/demo-generator.test.ts",
+  ],
   parity: [
     "test/crf.test.ts",
     "test/davis-metrics.test.ts",

@@ -11,9 +11,9 @@ import { readLabelPng } from "../dist/io/png.js";
 import { lost, lostCrf, LOST_CRF_DEFAULTS, lostAnnotateFile } from "../dist/annotators/lost.js";
 import { refineMaskWithCrf, denseCrf, unaryFromLabels } from "../dist/crf.js";
 import { encodeRgb, readRgb, type RgbImage } from "../dist/io/image.js";
-import { dataRoot, exportTestModules, python, repoRoot, runPython, tempDir } from "./helpers.js";
+import { exportTestModules, python, repoRoot, runPython, tempDir, testPython, dataPath } from "./helpers.js";
 
-const judo = join(dataRoot, "clips", "judo", "frames");
+const judo = dataPath("clips", "judo", "frames");
 let dir: string;
 let modelPath: string;
 let model: Module;
@@ -81,7 +81,7 @@ beforeAll(async () => {
     ["lost", join(dir, "gram.f32"), "30", "54", "480", "854", "100", "16", join(dir, "ref-lost")],
   ];
   writeFileSync(join(dir, "jobs.json"), JSON.stringify(jobs));
-  execFileSync(python, [join(repoRoot, "test", "lost-reference.py"), join(dir, "jobs.json")], { encoding: "utf8", timeout: 600_000 });
+  execFileSync(python, [testPython("lost-reference.py"), join(dir, "jobs.json")], { encoding: "utf8", timeout: 600_000 });
 });
 afterAll(() => {
   model?.dispose();
