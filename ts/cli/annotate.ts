@@ -48,7 +48,8 @@ interface AnnotateArgs {
   threads?: number;
 }
 
-const options = {
+/** The options of `stcn annotate` (yargs), camel-cased in the handler as {@link AnnotateArgs}. */
+export const annotateOptions = {
   method: { choices: METHODS, demandOption: true, describe: "annotation method" },
   model: { type: "string", demandOption: true, describe: "TorchScript model: detector (stcn export maskrcnn|pointrend) or DINO (stcn export dino)" },
   frames: { type: "string", demandOption: true, describe: "frames folder (frame 0 = first image sorted by name) or one image" },
@@ -139,7 +140,7 @@ export const annotateCommand: CommandModule = {
   describe: "first-frame masks: --method maskrcnn|pointrend (matched to --gt-mask boxes, or --no-gt) | lost | lost-crf",
   builder: (y) =>
     y
-      .options(options)
+      .options(annotateOptions)
       .group(["gt-mask", "box-rule", "gt", "score-threshold", "channel-order", "mask-threshold"], "maskrcnn / pointrend:")
       .group(["objects", "feature", "k-patches"], "lost / lost-crf:")
       .group(["gt-prob", "crf-iterations", "sxy-gaussian", "compat-gaussian", "sxy-bilateral", "srgb", "compat-bilateral", "threads"], "lost-crf (CRF):")
