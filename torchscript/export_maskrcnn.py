@@ -11,11 +11,9 @@ import argparse
 import os
 import sys
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import maskrcnn  # noqa: E402
-from export_util import add_detector_arguments, fail, parse_class_bias, save_scripted, weights_metadata, weights_parser  # noqa: E402
+from export_util import add_detector_arguments, export_detector, fail, parse_class_bias, weights_parser  # noqa: E402
 
 PROG = "export_maskrcnn.py"
 
@@ -51,19 +49,11 @@ def make(args: argparse.Namespace) -> maskrcnn.Detector:
 
 def main() -> None:
     args = parser().parse_args()
-    if args.checkpoint and not os.path.isfile(args.checkpoint):
-        fail(PROG, f"checkpoint not found: {args.checkpoint}")
-    scripted = torch.jit.script(make(args))
-    meta = {
+    export_detector(PROG, args, make, {
         "model": "maskrcnn",
-        "kind": "detector",
-        "input": {"layout": "HWC", "dtype": "uint8", "channels": "RGB", "swap_rb": "optional second argument"},
         "output": {"boxes": "[N,4] xyxy", "scores": "[N]", "labels": "[N] COCO ids", "masks": "[N,1,H,W] soft"},
         "config": dict(config_of(args), class_bias=args.class_bias),
-        **weights_metadata(args.checkpoint, args.seed if args.random_init else None),
-    }
-    save_scripted(scripted, args.out, meta)
-    print(f"{PROG}: wrote {args.out} ({meta['source']})")
+    })
 
 
 if __name__ == "__main__":

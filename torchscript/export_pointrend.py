@@ -14,12 +14,10 @@ import os
 import sys
 from typing import Dict
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pointrend  # noqa: E402
 from detectron2_names import ConversionError  # noqa: E402
-from export_util import add_detector_arguments, fail, parse_class_bias, save_scripted, weights_metadata, weights_parser  # noqa: E402
+from export_util import add_detector_arguments, export_detector, fail, parse_class_bias, weights_parser  # noqa: E402
 
 PROG = "export_pointrend.py"
 
@@ -62,22 +60,14 @@ def make(args: argparse.Namespace) -> pointrend.PointRend:
 
 def main() -> None:
     args = parser().parse_args()
-    if args.checkpoint and not os.path.isfile(args.checkpoint):
-        fail(PROG, f"checkpoint not found: {args.checkpoint}")
-    scripted = torch.jit.script(make(args))
-    meta = {
+    export_detector(PROG, args, make, {
         "model": "pointrend",
-        "kind": "detector",
-        "input": {"layout": "HWC", "dtype": "uint8", "channels": "RGB", "swap_rb": "optional second argument"},
         "output": {"boxes": "[N,4] xyxy", "scores": "[N]", "labels": "[N] COCO ids", "masks": "[N,1,H,W] binary 0/1"},
         "channel_order": args.channel_order,
         "config": dict(config_of(args), class_bias=args.class_bias, pixel_mean_bgr=pointrend.PIXEL_MEAN,
                        rpn_pre_nms_topk=1000, rpn_post_nms_topk=1000, rpn_nms_thresh=0.7,
                        subdivision_steps=5, subdivision_num_points=784, mask_threshold=0.5),
-        **weights_metadata(args.checkpoint, args.seed if args.random_init else None),
-    }
-    save_scripted(scripted, args.out, meta)
-    print(f"{PROG}: wrote {args.out} ({meta['source']}, channel order {args.channel_order})")
+    })
 
 
 if __name__ == "__main__":

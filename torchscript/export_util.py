@@ -38,6 +38,22 @@ def add_detector_arguments(p: argparse.ArgumentParser, defaults: Dict[str, Any],
                    help=f"add VALUE to the classifier bias of CLASS, {class_ids} (random-init test models)")
 
 
+DETECTOR_INPUT = {"layout": "HWC", "dtype": "uint8", "channels": "RGB", "forward_swapped": "the same with R and B swapped"}
+
+
+def export_detector(prog: str, args: argparse.Namespace, make: Callable[[argparse.Namespace], Any], meta: Dict[str, Any]) -> None:
+    """The body of a detector exporter: refuses a missing checkpoint, builds the eager model with `make`,
+    scripts it and saves it with `meta` + the detector input contract + the weights' provenance."""
+    import torch
+
+    if args.checkpoint and not os.path.isfile(args.checkpoint):
+        fail(prog, f"checkpoint not found: {args.checkpoint}")
+    scripted = torch.jit.script(make(args))
+    meta = {**meta, "kind": "detector", "input": DETECTOR_INPUT, **weights_metadata(args.checkpoint, args.seed if args.random_init else None)}
+    save_scripted(scripted, args.out, meta)
+    print(f"{prog}: wrote {args.out} ({meta['source']})")
+
+
 def parse_class_bias(items: List[str], prog: str) -> Dict[int, float]:
     """`--class-bias CLASS=VALUE` flags (random-init test detectors) -> {class: value}."""
     out: Dict[int, float] = {}

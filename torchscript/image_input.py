@@ -7,7 +7,8 @@ from torch import Tensor
 
 
 def rgb_to_chw_float(image: Tensor, swap_rb: bool = False) -> Tensor:
-    """uint8 [H,W,3] RGB -> float32 [3,H,W] in [0,1], contiguous; `swap_rb` gives BGR instead."""
+    """uint8 [H,W,3] RGB -> float32 [3,H,W] in [0,1], contiguous; `swap_rb` gives BGR instead (the
+    archives' `forward_swapped`)."""
     if image.dim() != 3 or image.size(2) != 3 or image.dtype != torch.uint8:
         raise ValueError("expected an image tensor [H,W,3] uint8 (RGB)")
     x = image.permute(2, 0, 1).to(torch.float32).div(255.0)

@@ -10,12 +10,12 @@ score threshold) and the values used are recorded in the archive's metadata.
 
 The archive is `torch.jit.script` of a thin wrapper:
 
-  forward(image: Tensor[H,W,3] uint8 RGB, swap_rb: bool = False) -> Dict[str, Tensor] with
+  forward(image: Tensor[H,W,3] uint8 RGB) -> Dict[str, Tensor] with
     boxes  [N,4] float32 (x0,y0,x1,y1, input pixels), scores [N] float32 (descending),
     labels [N] int64 (COCO category ids 1..90), masks [N,1,H,W] float32 soft masks in [0,1].
 
 The image is converted to float [3,H,W] in [0,1] inside the archive (torchscript/image_input.py);
-`swap_rb` feeds BGR instead. (Scripted torchvision detectors return `(losses, detections)` for a List[Tensor] input; the wrapper
+`forward_swapped(image)` is the same with R and B swapped. (Scripted torchvision detectors return `(losses, detections)` for a List[Tensor] input; the wrapper
 runs the same inference steps as GeneralizedRCNN.forward on one image and returns its detections.) The scripted graph calls `torchvision::nms` and
 `torchvision::roi_align`, which the stcn-node addon provides (cpp/detection_ops.cpp); no Python or
 libtorchvision is needed at run time. Metadata (`extra/metadata.json`):
@@ -65,8 +65,15 @@ class Detector(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, image: torch.Tensor, swap_rb: bool = False) -> Dict[str, torch.Tensor]:
-        x = rgb_to_chw_float(image, swap_rb)
+    def forward(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return self.detect(rgb_to_chw_float(image, False))
+
+    @torch.jit.export
+    def forward_swapped(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """forward() on the image with R and B swapped (the annotator's channel order "bgr")."""
+        return self.detect(rgb_to_chw_float(image, True))
+
+    def detect(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         # GeneralizedRCNN.forward's inference path, step by step (calling it directly would make the
         # scripted model warn "RCNN always returns a (Losses, Detections) tuple" on every call).
         model = self.model

@@ -30,7 +30,7 @@ the study's `MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.01` (docs/detection.md, "What
 
 The archive keeps the contract of our Mask R-CNN archive (torchscript/maskrcnn.py):
 
-  forward(image: Tensor[H,W,3] uint8 RGB, swap_rb: bool = False) -> Dict[str, Tensor] with
+  forward(image: Tensor[H,W,3] uint8 RGB) -> Dict[str, Tensor] with
     boxes [N,4] float32 (x0,y0,x1,y1 input pixels), scores [N] float32 (descending),
     labels [N] int64 (COCO category ids 1..90, mapped from detectron2's contiguous 0..79),
     masks [N,1,H,W] float32 in {0,1}.
@@ -39,7 +39,7 @@ Channel order (`--channel-order`, baked into the archive, recorded in metadata):
 expect BGR (cfg INPUT.FORMAT "BGR"). The study handed DefaultPredictor an RGB array, so the network saw
 R in its B slot (and B in its R slot). `rgb` (default) reproduces that: the RGB input goes to the network
 unchanged. `bgr` flips the input to BGR first, what detectron2 intends. (The annotator's own
-`--channel-order bgr` passes `swap_rb`; leave it at rgb when the archive already chooses.)
+`--channel-order bgr` calls `forward_swapped`; leave it at rgb when the archive already chooses.)
 
 Checkpoints: see torchscript/detectron2_names.py.
 """
@@ -464,8 +464,15 @@ class PointRend(nn.Module):
             nw = nw * s
         return int(nh + 0.5), int(nw + 0.5)
 
-    def forward(self, image: Tensor, swap_rb: bool = False) -> Dict[str, Tensor]:
-        rgb = rgb_to_chw_float(image, swap_rb)
+    def forward(self, image: Tensor) -> Dict[str, Tensor]:
+        return self.detect(rgb_to_chw_float(image, False))
+
+    @torch.jit.export
+    def forward_swapped(self, image: Tensor) -> Dict[str, Tensor]:
+        """forward() on the image with R and B swapped (the annotator's channel order "bgr")."""
+        return self.detect(rgb_to_chw_float(image, True))
+
+    def detect(self, rgb: Tensor) -> Dict[str, Tensor]:
         oh, ow = rgb.shape[1], rgb.shape[2]
         x = rgb * 255.0
         if self.bgr:

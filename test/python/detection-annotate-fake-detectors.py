@@ -5,7 +5,7 @@ class Fake(torch.nn.Module):
         super().__init__()
         self.register_buffer("boxes", torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
         self.register_buffer("scores", torch.tensor(scores, dtype=torch.float32))
-    def forward(self, image: torch.Tensor, swap_rb: bool = False) -> Dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
         h, w = image.shape[0], image.shape[1]  # uint8 [H,W,3], the detector archives' input
         n = self.boxes.shape[0]
         ys = torch.arange(h, dtype=torch.float32).view(1, h, 1) + 0.5

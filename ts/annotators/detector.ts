@@ -3,7 +3,7 @@
  * archives exported by `stcn export maskrcnn|pointrend`), matched to the ground-truth objects as the
  * study did (docs/detection.md, "The study's procedure"):
  *
- *  1. run the detector on frame 0 (the archive's `forward(image uint8 [H,W,3] RGB, swap_rb) ->
+ *  1. run the detector on frame 0 (the archive's `forward(image uint8 [H,W,3] RGB) ->
  *     {boxes, scores, labels, masks}`, no Python at run time: the addon provides torchvision::nms and
  *     torchvision::roi_align);
  *  2. build each GT object's box from the GT first mask (`boxRule` "study" reproduces the study's
@@ -30,7 +30,7 @@ import { Tensor } from "../tensor.js";
 export type DetectorMethod = "maskrcnn" | "pointrend";
 /** How a GT object's box is derived from its mask (see {@link gtBox}). */
 export type BoxRule = "study" | "exact";
-/** The channel order the detector's network sees ("bgr": the archive swaps R and B). */
+/** The channel order fed to the detector ("bgr": the archive's `forward_swapped`, R and B swapped inside it). */
 export type ChannelOrder = "rgb" | "bgr";
 /** A box [x0, y0, x1, y1] in pixels. */
 export type Box = [number, number, number, number];
@@ -335,11 +335,17 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
   checkInterval(maskThreshold, "maskThreshold", 0, 1, "high");
   checkOneOf(channelOrder, "channelOrder", ["rgb", "bgr"] as const);
 
+  // "bgr": the archive's forward on the R/B-swapped image, done inside TorchScript.
+  const entry = channelOrder === "bgr" ? "forward_swapped" : "forward";
+  if (!module.methods.includes(entry)) {
+    throw new StcnError("ERR_STCN_ARGUMENT", `${module.path} has no ${entry} method (channel order ${channelOrder}); re-export it with stcn export`);
+  }
+
   async function detect(image: RgbImage): Promise<DetectorOutput> {
     const x = imageTensor(image);
     try {
       const start = performance.now();
-      const result = await module.run("forward", x, channelOrder === "bgr");
+      const result = await module.run(entry, x);
       const ms = performance.now() - start;
       return await detectorOutput(result, image, module.path, ms);
     } finally {
