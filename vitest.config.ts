@@ -14,6 +14,7 @@ import { defineConfig } from "vitest/config";
 const groups: Record<string, string[]> = {
   unit: [
     "test/architecture.test.ts",
+    "test/check.test.ts",
     "test/davis-errors.test.ts",
     "test/davis-reader.test.ts",
     "test/demo-generator.test.ts",
