@@ -79,4 +79,16 @@ class PromiseWorker {
   };
 };
 
+// Native work without a result: the Promise resolves to undefined.
+template <typename F>
+Napi::Promise startVoid(Napi::Env env, F work, std::initializer_list<Napi::Value> keepAlive, int lane) {
+  return PromiseWorker<bool>::start(
+      env,
+      [work = std::move(work)]() {
+        work();
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive, lane);
+}
+
 }  // namespace binding

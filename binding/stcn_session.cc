@@ -85,13 +85,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
       const int64_t width = integer(info[1], "encodeFrame width");
       const int64_t height = integer(info[2], "encodeFrame height");
       std::vector<uint8_t> rgb = copyArray<uint8_t>(info[0], "encodeFrame rgb", width * height * 3);
-      return PromiseWorker<bool>::start(
-          env,
-          [s, rgb = std::move(rgb), width, height]() {
-            s->encodeFrame(rgb.data(), width, height);
-            return true;
-          },
-          [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, lane_);
+      return startVoid(env, [s, rgb = std::move(rgb), width, height]() { s->encodeFrame(rgb.data(), width, height); }, {info.This()}, lane_);
     });
   }
 
@@ -100,13 +94,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
     Napi::Env env = info.Env();
     return guardPromise(env, [&]() -> Napi::Value {
       std::shared_ptr<stcn::StcnSession> s = session();
-      return PromiseWorker<bool>::start(
-          env,
-          [s]() {
-            s->segment();
-            return true;
-          },
-          [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, lane_);
+      return startVoid(env, [s]() { s->segment(); }, {info.This()}, lane_);
     });
   }
 
@@ -140,13 +128,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
     return guardPromise(env, [&]() -> Napi::Value {
       std::shared_ptr<stcn::StcnSession> s = session();
       const stcn::MemoryKind kind = stcn::parseMemoryKind(string(info[0], "memorize kind"));
-      return PromiseWorker<bool>::start(
-          env,
-          [s, kind]() {
-            s->memorize(kind);
-            return true;
-          },
-          [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, lane_);
+      return startVoid(env, [s, kind]() { s->memorize(kind); }, {info.This()}, lane_);
     });
   }
 

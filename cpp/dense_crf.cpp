@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "enum_names.h"
 #include "errors.h"
 #include "permutohedral.h"
 
@@ -340,47 +341,18 @@ inline void softmaxInPlace(float* t, int L) {
 
 }  // namespace
 
-Normalization parseNormalization(const std::string& name) {
-  if (name == "symmetric") return Normalization::Symmetric;
-  if (name == "before") return Normalization::Before;
-  if (name == "after") return Normalization::After;
-  if (name == "none") return Normalization::None;
-  throw Error(ErrorCode::Argument, "normalization must be \"symmetric\", \"before\", \"after\" or \"none\", got \"" + name + "\"");
-}
+constexpr EnumName<Normalization> kNormalizations[] = {
+    {"symmetric", Normalization::Symmetric}, {"before", Normalization::Before}, {"after", Normalization::After}, {"none", Normalization::None}};
+constexpr EnumName<PairwiseTerm::Kind> kKernelKinds[] = {{"gaussian", PairwiseTerm::Kind::Gaussian}, {"bilateral", PairwiseTerm::Kind::Bilateral}};
+constexpr EnumName<UnaryKind> kUnaryKinds[] = {
+    {"labels", UnaryKind::Labels}, {"probabilities", UnaryKind::Probabilities}, {"energy", UnaryKind::Energy}};
 
-const char* normalizationName(Normalization normalization) {
-  switch (normalization) {
-    case Normalization::Symmetric: return "symmetric";
-    case Normalization::Before: return "before";
-    case Normalization::After: return "after";
-    case Normalization::None: return "none";
-  }
-  return "symmetric";
-}
-
-PairwiseTerm::Kind PairwiseTerm::parseKind(const std::string& name) {
-  if (name == "gaussian") return Kind::Gaussian;
-  if (name == "bilateral") return Kind::Bilateral;
-  throw Error(ErrorCode::Argument, "pairwise kind must be \"gaussian\" or \"bilateral\", got \"" + name + "\"");
-}
-
-const char* PairwiseTerm::kindName(Kind kind) { return kind == Kind::Gaussian ? "gaussian" : "bilateral"; }
-
-UnaryKind parseUnaryKind(const std::string& name) {
-  if (name == "labels") return UnaryKind::Labels;
-  if (name == "probabilities") return UnaryKind::Probabilities;
-  if (name == "energy") return UnaryKind::Energy;
-  throw Error(ErrorCode::Argument, "unary must be \"labels\", \"probabilities\" or \"energy\", got \"" + name + "\"");
-}
-
-const char* unaryKindName(UnaryKind kind) {
-  switch (kind) {
-    case UnaryKind::Labels: return "labels";
-    case UnaryKind::Probabilities: return "probabilities";
-    case UnaryKind::Energy: return "energy";
-  }
-  return "labels";
-}
+Normalization parseNormalization(const std::string& name) { return parseEnum(name, kNormalizations, "normalization"); }
+const char* normalizationName(Normalization normalization) { return enumName(normalization, kNormalizations); }
+PairwiseTerm::Kind PairwiseTerm::parseKind(const std::string& name) { return parseEnum(name, kKernelKinds, "pairwise kind"); }
+const char* PairwiseTerm::kindName(Kind kind) { return enumName(kind, kKernelKinds); }
+UnaryKind parseUnaryKind(const std::string& name) { return parseEnum(name, kUnaryKinds, "unary"); }
+const char* unaryKindName(UnaryKind kind) { return enumName(kind, kUnaryKinds); }
 
 std::vector<float> computeUnary(const CrfInput& in) {
   const size_t n = static_cast<size_t>(in.width) * in.height;

@@ -5,26 +5,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "enum_names.h"
 #include "errors.h"
 #include "tensor_util.h"
 
 namespace stcn {
 
-MemoryKind parseMemoryKind(const std::string& name) {
-  if (name == "permanent") return MemoryKind::Permanent;
-  if (name == "regular") return MemoryKind::Regular;
-  if (name == "temporary") return MemoryKind::Temporary;
-  throw Error(ErrorCode::Argument, "memory kind must be \"permanent\", \"regular\" or \"temporary\", got \"" + name + "\"");
-}
+constexpr EnumName<MemoryKind> kMemoryKinds[] = {
+    {"permanent", MemoryKind::Permanent}, {"regular", MemoryKind::Regular}, {"temporary", MemoryKind::Temporary}};
 
-const char* memoryKindName(MemoryKind kind) {
-  switch (kind) {
-    case MemoryKind::Permanent: return "permanent";
-    case MemoryKind::Regular: return "regular";
-    case MemoryKind::Temporary: return "temporary";
-  }
-  return "regular";
-}
+MemoryKind parseMemoryKind(const std::string& name) { return parseEnum(name, kMemoryKinds, "memory kind"); }
+const char* memoryKindName(MemoryKind kind) { return enumName(kind, kMemoryKinds); }
 
 void MemoryBank::clear() {
   frames_.clear();
