@@ -13,12 +13,18 @@ import { defineConfig } from "vitest/config";
 //           capped at AVX2, so a tolerance measured on one CPU cannot turn another CPU's run red;
 //           `npm run test:audit` prints the worst value each bound has seen at both (docs/testing.md).
 const groups: Record<string, string[]> = {
-  unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts"],
+  unit: [
+    "test/architecture.test.ts",
+    "test/check.test.ts",
+    "test/davis-errors.test.ts",
+    "test/davis-reader.test.ts",
+    "test/demo-generator.test.ts",
+  ],
   parity: [
     "test/crf.test.ts",
     "test/davis-metrics.test.ts",
     "test/davis-parity.test.ts",
-    "test/davis-something-else.test.ts",
+    "test/davis-boxes-to-davis.test.ts",
     "test/demo-model.test.ts",
     "test/detection-maskrcnn.test.ts",
     "test/detection-ops.test.ts",

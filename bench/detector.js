@@ -37,7 +37,7 @@ console.log(
 
 const dir = mkdtempSync(join(tmpdir(), "stcn-det-bench-"));
 try {
-  const exp = spawnSync(python, [join(repo, "torchscript", "maskrcnn.py"), "--random-init", "--seed", "0", "--out", join(dir, "m.pt")], { encoding: "utf8" });
+  const exp = spawnSync(python, [join(repo, "torchscript", "export_maskrcnn.py"), "--random-init", "--seed", "0", "--out", join(dir, "m.pt")], { encoding: "utf8" });
   if (exp.status !== 0) throw new Error(`export failed: ${exp.stderr}`);
   const image = await readRgb(frame);
   writeFileSync(join(dir, "frame.rgb"), image.data);
@@ -59,11 +59,10 @@ try {
   const script = `
 import sys, time, json, torch
 sys.path.insert(0, ${JSON.stringify(join(repo, "torchscript"))})
-import maskrcnn, torchvision
+import export_maskrcnn, torchvision
 torch.set_num_threads(${threads})
 d = ${JSON.stringify(dir)}
 rgb = torch.frombuffer(bytearray(open(d + "/frame.rgb", "rb").read()), dtype=torch.uint8).reshape(${image.height}, ${image.width}, 3)
-img = (rgb.permute(2, 0, 1).float() / 255).contiguous()
 def timed(f):
     f()
     ts = []
@@ -71,11 +70,11 @@ def timed(f):
         t = time.perf_counter(); f(); ts.append((time.perf_counter() - t) * 1000)
     return sorted(ts)[len(ts) // 2]
 out = {}
-eager = maskrcnn.make(maskrcnn.parser().parse_args(["--random-init", "--seed", "0", "--out", d + "/x.pt"]))
+eager = export_maskrcnn.make(export_maskrcnn.parser().parse_args(["--random-init", "--seed", "0", "--out", d + "/x.pt"]))
 with torch.no_grad():
-    out["eager"] = timed(lambda: eager(img))
+    out["eager"] = timed(lambda: eager(rgb))
     scripted = torch.jit.load(d + "/m.pt")
-    out["script"] = timed(lambda: scripted(img))
+    out["script"] = timed(lambda: scripted(rgb))
 g = torch.Generator().manual_seed(0)
 x = torch.randn(1, 256, 200, 356, generator=g)
 xy = torch.rand(1000, 2, generator=g) * 1300

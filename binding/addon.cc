@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "binding/addon_data.h"
+#include "binding/args.h"
 #include "binding/async.h"
 #include "binding/js_error.h"
 #include "binding/module_wrap.h"
@@ -17,8 +18,7 @@ namespace {
 
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsNumber()) throw stcn::Error(stcn::ErrorCode::Argument, "setNumThreads(n: number)");
-    stcn::setNumThreads(info[0].As<Napi::Number>().Int32Value());
+    stcn::setNumThreads(int32(info[0], "setNumThreads n"));
     return info.Env().Undefined();
   });
 }
@@ -31,10 +31,11 @@ Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
 // `lane` (where runs happen), after syncing it with setNumThreads. Diagnostic: proves the setting
 // reaches the threads that do the work.
 Napi::Value workerNumThreads(const Napi::CallbackInfo& info) {
-  const int lane = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-  return PromiseWorker<int>::startOnLane(
-      info.Env(), lane, "stcn.workerNumThreads", []() { return stcn::getNumThreads(); },
-      [](Napi::Env env, int& n) -> Napi::Value { return Napi::Number::New(env, n); });
+  return guardPromise(info.Env(), [&]() -> Napi::Value {
+    return PromiseWorker<int>::start(
+        info.Env(), []() { return stcn::getNumThreads(); },
+        [](Napi::Env env, int& n) -> Napi::Value { return Napi::Number::New(env, n); }, {}, int32(info[0], "workerNumThreads lane"));
+  });
 }
 
 // executorLanes(): how many lanes run native work (STCN_LANES, default 2).

@@ -1,8 +1,9 @@
 // Runs native work off the main thread and settles a Promise with the result.
 //
 // `work` runs on an executor lane (binding/executor.h) and must not touch JavaScript values; `done`
-// runs on the main thread and turns the result into a JavaScript value. Work for the same
-// `affinity` (the native object it uses) always runs on the same lane, in submission order. Objects
+// runs on the main thread and turns the result into a JavaScript value. Work for one native object
+// runs on the lane the object was given when it was created (Executor::assignLane), in submission
+// order; work of no particular object runs on lane 0. Objects
 // passed as `keepAlive` (the receiver, argument wrappers) stay referenced until the Promise settles,
 // so a finalizer can never run while native work uses them. Native exceptions never escape: they
 // reject the Promise with a coded Error.
@@ -28,14 +29,8 @@ class PromiseWorker {
   using Work = std::function<Result()>;
   using Done = std::function<Napi::Value(Napi::Env, Result&)>;
 
-  static Napi::Promise start(Napi::Env env, const char* name, Work work, Done done,
-                             std::initializer_list<Napi::Value> keepAlive = {}, const void* affinity = nullptr) {
-    return startOnLane(env, addonData(env).executor->laneOf(affinity), name, std::move(work), std::move(done), keepAlive);
-  }
-
-  // The same on an explicit lane (diagnostics).
-  static Napi::Promise startOnLane(Napi::Env env, int lane, const char* /*name*/, Work work, Done done,
-                                   std::initializer_list<Napi::Value> keepAlive = {}) {
+  static Napi::Promise start(Napi::Env env, Work work, Done done, std::initializer_list<Napi::Value> keepAlive = {},
+                             int lane = 0) {
     auto state = std::make_shared<State>(env, std::move(work), std::move(done));
     for (const Napi::Value& value : keepAlive) {
       if (value.IsObject()) state->keepAlive.push_back(Napi::Persistent(value.As<Napi::Object>()));
@@ -83,5 +78,17 @@ class PromiseWorker {
     std::vector<Napi::ObjectReference> keepAlive;
   };
 };
+
+// Native work without a result: the Promise resolves to undefined.
+template <typename F>
+Napi::Promise startVoid(Napi::Env env, F work, std::initializer_list<Napi::Value> keepAlive, int lane) {
+  return PromiseWorker<bool>::start(
+      env,
+      [work = std::move(work)]() {
+        work();
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive, lane);
+}
 
 }  // namespace binding

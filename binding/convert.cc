@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "binding/args.h"
 #include "binding/tensor_wrap.h"
 #include "errors.h"
 
@@ -36,7 +37,7 @@ static int64_t toInt(const Napi::Value& value, const c10::TypePtr& type, const s
   }
   if (!value.IsNumber()) throw mismatch(value, type, where);
   const double v = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v) || std::floor(v) != v) throw Error(ErrorCode::Argument, where + ": expected an integer, got " + std::to_string(v));
+  if (!isInt64(v)) throw Error(ErrorCode::Argument, where + ": expected an integer, got " + std::to_string(v));
   return static_cast<int64_t>(v);
 }
 

@@ -23,11 +23,10 @@ Napi::Value detectionOps(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerDetection(Napi::Env env, Napi::Object exports) {
-  try {
+  guard(env, [&]() -> Napi::Value {
     stcn::registerDetectionOps();
-  } catch (...) {
-    throw makeError(env, stcn::currentException(stcn::ErrorCode::Internal, "registering torchvision::nms/roi_align"));
-  }
+    return env.Undefined();
+  });
   exports.Set("detectionOps", Napi::Function::New(env, detectionOps, "detectionOps"));
 }
 

@@ -69,14 +69,10 @@ void Executor::loop(Lane& lane) {
   }
 }
 
-int Executor::laneOf(const void* affinity) {
-  if (!affinity) return 0;
-  auto found = affinity_.find(affinity);
-  if (found == affinity_.end()) {
-    found = affinity_.emplace(affinity, nextLane_).first;
-    nextLane_ = (nextLane_ + 1) % lanes();
-  }
-  return found->second;
+int Executor::assignLane() {
+  const int lane = nextLane_;
+  nextLane_ = (nextLane_ + 1) % lanes();
+  return lane;
 }
 
 void Executor::submit(Napi::Env env, int index, std::function<void()> work, std::function<void()> done) {

@@ -18,7 +18,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace binding {
@@ -30,9 +29,9 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // The lane for work on `affinity`: the same lane every time for the same pointer (lanes are handed
-  // out round-robin); nullptr = lane 0. Main thread only.
-  int laneOf(const void* affinity);
+  // A lane for a new native object (handed out round-robin); the object keeps it for its lifetime,
+  // so all its work runs on one thread. Nothing is recorded here, so nothing grows. Main thread only.
+  int assignLane();
   // Runs `work` on lane `lane`, then `done` on the main thread. Main thread only.
   void submit(Napi::Env env, int lane, std::function<void()> work, std::function<void()> done);
 
@@ -54,7 +53,6 @@ class Executor {
   void loop(Lane& lane);
 
   std::vector<std::unique_ptr<Lane>> lanes_;
-  std::unordered_map<const void*, int> affinity_;  // main thread only
   int nextLane_ = 0;                                // main thread only
   int inFlight_ = 0;                                // main thread only
   Napi::ThreadSafeFunction completions_;

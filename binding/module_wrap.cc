@@ -1,6 +1,7 @@
 #include "binding/module_wrap.h"
 
 #include "binding/addon_data.h"
+#include "binding/args.h"
 #include "binding/async.h"
 #include "binding/convert.h"
 #include "binding/js_error.h"
@@ -35,30 +36,26 @@ const std::shared_ptr<stcn::ScriptModule>& ModuleWrap::module() const {
 
 Napi::Value ModuleWrap::load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString()) {
-    return rejected(env, Error(ErrorCode::Argument, "loadModule(path: string, device: string, optimization: string)"));
-  }
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  const std::string deviceName = info[1].As<Napi::String>().Utf8Value();
-  stcn::Optimization optimization;
-  try {
-    optimization = stcn::parseOptimization(info[2].As<Napi::String>().Utf8Value());
-  } catch (const Error& e) {
-    return rejected(env, e);
-  }
-  return PromiseWorker<std::shared_ptr<stcn::ScriptModule>>::start(
-      env, "stcn.loadModule",
-      [path, deviceName, optimization]() {
-        stcn::LoadOptions options;
-        options.device = stcn::parseDevice(deviceName);
-        options.optimization = optimization;
-        return stcn::ScriptModule::load(path, options);
-      },
-      [](Napi::Env env, std::shared_ptr<stcn::ScriptModule>& loaded) -> Napi::Value {
-        Napi::Object object = addonData(env).moduleConstructor.New({});
-        ModuleWrap::Unwrap(object)->module_ = std::move(loaded);
-        return object;
-      });
+  return guardPromise(env, [&]() -> Napi::Value {
+    const std::string path = string(info[0], "loadModule path");
+    const std::string deviceName = string(info[1], "loadModule device");
+    const stcn::Optimization optimization = stcn::parseOptimization(string(info[2], "loadModule optimization"));
+    return PromiseWorker<std::shared_ptr<stcn::ScriptModule>>::start(
+        env,
+        [path, deviceName, optimization]() {
+          stcn::LoadOptions options;
+          options.device = stcn::parseDevice(deviceName);
+          options.optimization = optimization;
+          return stcn::ScriptModule::load(path, options);
+        },
+        [](Napi::Env env, std::shared_ptr<stcn::ScriptModule>& loaded) -> Napi::Value {
+          Napi::Object object = addonData(env).moduleConstructor.New({});
+          ModuleWrap* wrap = ModuleWrap::Unwrap(object);
+          wrap->module_ = std::move(loaded);
+          wrap->lane_ = addonData(env).executor->assignLane();
+          return object;
+        });
+  });
 }
 
 Napi::Value ModuleWrap::methods(const Napi::CallbackInfo& info) {
@@ -95,8 +92,7 @@ Napi::Value ModuleWrap::isDisposed(const Napi::CallbackInfo& info) { return Napi
 
 Napi::Value ModuleWrap::signature(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsString()) throw Error(ErrorCode::Argument, "signature(method: string)");
-    return Napi::String::New(info.Env(), module()->signature(info[0].As<Napi::String>().Utf8Value()));
+    return Napi::String::New(info.Env(), module()->signature(string(info[0], "signature method")));
   });
 }
 
@@ -104,14 +100,12 @@ Napi::Value ModuleWrap::signature(const Napi::CallbackInfo& info) {
 // (tensors are shared, not copied); the method runs on a worker thread in inference mode.
 Napi::Value ModuleWrap::run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
-    return rejected(env, Error(ErrorCode::Argument, "run(method: string, args: unknown[])"));
-  }
-  const std::string method = info[0].As<Napi::String>().Utf8Value();
-  std::shared_ptr<stcn::ScriptModule> module = module_;
-  std::vector<c10::IValue> inputs;
-  try {
+  return guardPromise(env, [&]() -> Napi::Value {
+    const std::string method = string(info[0], "run method");
+    if (!info[1].IsArray()) badValue("run arguments", "an array", ErrorCode::Internal);
+    std::shared_ptr<stcn::ScriptModule> module = module_;
     if (!module) throw Error(ErrorCode::Disposed, "method \"" + method + "\": module was disposed");
+    // The arguments are checked here, against the method's declared schema (only the engine knows it).
     const std::vector<c10::Argument>& arguments = module->arguments(method);
     Napi::Array args = info[1].As<Napi::Array>();
     size_t required = 0;
@@ -125,18 +119,15 @@ Napi::Value ModuleWrap::run(const Napi::CallbackInfo& info) {
                                                      : std::to_string(required) + " to " + std::to_string(arguments.size())) +
                       " argument(s), got " + std::to_string(args.Length()) + " (" + module->signature(method) + ")");
     }
+    std::vector<c10::IValue> inputs;
     for (uint32_t i = 0; i < args.Length(); ++i) {
       inputs.push_back(toIValue(args.Get(i), arguments[i].type(),
                                 "method \"" + method + "\" argument " + std::to_string(i + 1) + " (" + arguments[i].name() + ")"));
     }
-  } catch (...) {
-    return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
-  }
-  return PromiseWorker<c10::IValue>::start(
-      env, "stcn.Module.run",
-      [module, method, inputs = std::move(inputs)]() mutable { return module->run(method, std::move(inputs)); },
-      [](Napi::Env env, c10::IValue& result) { return fromIValue(env, result); }, {info.This(), info[1]},
-      module.get());
+    return PromiseWorker<c10::IValue>::start(
+        env, [module, method, inputs = std::move(inputs)]() mutable { return module->run(method, std::move(inputs)); },
+        [](Napi::Env env, c10::IValue& result) { return fromIValue(env, result); }, {info.This(), info[1]}, lane_);
+  });
 }
 
 Napi::Value ModuleWrap::dispose(const Napi::CallbackInfo& info) {

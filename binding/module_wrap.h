@@ -32,6 +32,8 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
 
   // Shared with in-flight runs: dispose() drops this reference, a running method keeps its own.
   std::shared_ptr<stcn::ScriptModule> module_;
+  // The executor lane all runs of this module use (assigned once, when it is created).
+  int lane_ = 0;
 };
 
 }  // namespace binding

@@ -1,6 +1,7 @@
 // Node-API glue for STCN propagation (ts/stcn/*.ts): a loaded STCN model (StcnModel) and per-video
 // sessions (StcnSession) that own the memory bank and the current frame's features natively.
-// Every heavy call runs on a worker thread (PromiseWorker); inputs are copied on the main thread,
+// ts/stcn/tracker.ts checks every input and owns the order of calls; here inputs are read and copied
+// on the main thread (binding/args.h), every heavy call runs on the session's lane (PromiseWorker),
 // results (label maps, optional debug probabilities) come back as typed arrays.
 #include <napi.h>
 
@@ -9,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "binding/args.h"
+#include "binding/addon_data.h"
 #include "binding/async.h"
 #include "binding/js_error.h"
 #include "runtime.h"
@@ -26,40 +29,6 @@ struct Model {
   std::shared_ptr<const stcn::ScriptModule> module;
   bool half = false;
 };
-
-std::vector<uint8_t> copyBytes(const Napi::Value& value, const char* what) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Error(ErrorCode::Argument, std::string(what) + " must be a Uint8Array");
-  }
-  Napi::Uint8Array array = value.As<Napi::Uint8Array>();
-  return std::vector<uint8_t>(array.Data(), array.Data() + array.ElementLength());
-}
-
-int64_t integer(const Napi::Value& value, const char* what) {
-  if (!value.IsNumber()) throw Error(ErrorCode::Argument, std::string(what) + " must be a number");
-  const double v = value.As<Napi::Number>().DoubleValue();
-  if (v != static_cast<double>(static_cast<int64_t>(v))) throw Error(ErrorCode::Argument, std::string(what) + " must be an integer");
-  return static_cast<int64_t>(v);
-}
-
-std::vector<uint8_t> idList(const Napi::Value& value, const char* what) {
-  if (!value.IsArray()) throw Error(ErrorCode::Argument, std::string(what) + " must be an array of labels 0..255");
-  Napi::Array array = value.As<Napi::Array>();
-  std::vector<uint8_t> out;
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    const int64_t v = integer(array.Get(i), what);
-    if (v < 0 || v > 255) throw Error(ErrorCode::Argument, std::string(what) + " must hold labels 0..255, got " + std::to_string(v));
-    out.push_back(static_cast<uint8_t>(v));
-  }
-  return out;
-}
-
-void checkFrameBytes(const std::vector<uint8_t>& bytes, int64_t width, int64_t height, int64_t channels, const char* what) {
-  if (width < 1 || height < 1 || static_cast<int64_t>(bytes.size()) != width * height * channels) {
-    throw Error(ErrorCode::Argument, std::string(what) + " holds " + std::to_string(bytes.size()) + " bytes, expected " +
-                                         std::to_string(width) + "x" + std::to_string(height) + "x" + std::to_string(channels));
-  }
-}
 
 }  // namespace
 
@@ -111,100 +80,56 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
   // encodeFrame(rgb: Uint8Array, width, height): Promise<void>
   Napi::Value encodeFrame(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<stcn::StcnSession> s;
-    std::vector<uint8_t> rgb;
-    int64_t width = 0, height = 0;
-    try {
-      s = session();
-      if (info.Length() < 3) throw Error(ErrorCode::Argument, "encodeFrame(rgb: Uint8Array, width: number, height: number)");
-      rgb = copyBytes(info[0], "rgb");
-      width = integer(info[1], "width");
-      height = integer(info[2], "height");
-      checkFrameBytes(rgb, width, height, 3, "RGB frame");
-    } catch (...) {
-      return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
-    }
-    return PromiseWorker<bool>::start(
-        env, "stcn.StcnSession.encodeFrame",
-        [s, rgb = std::move(rgb), width, height]() {
-          s->encodeFrame(rgb.data(), width, height);
-          return true;
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, s.get());
+    return guardPromise(env, [&]() -> Napi::Value {
+      std::shared_ptr<stcn::StcnSession> s = session();
+      const int64_t width = integer(info[1], "encodeFrame width");
+      const int64_t height = integer(info[2], "encodeFrame height");
+      std::vector<uint8_t> rgb = copyArray<uint8_t>(info[0], "encodeFrame rgb", width * height * 3);
+      return startVoid(env, [s, rgb = std::move(rgb), width, height]() { s->encodeFrame(rgb.data(), width, height); }, {info.This()}, lane_);
+    });
   }
 
   // segment(): Promise<void>
   Napi::Value segment(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<stcn::StcnSession> s;
-    try {
-      s = session();
-    } catch (...) {
-      return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
-    }
-    return PromiseWorker<bool>::start(
-        env, "stcn.StcnSession.segment",
-        [s]() {
-          s->segment();
-          return true;
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, s.get());
+    return guardPromise(env, [&]() -> Napi::Value {
+      std::shared_ptr<stcn::StcnSession> s = session();
+      return startVoid(env, [s]() { s->segment(); }, {info.This()}, lane_);
+    });
   }
 
   // addObjects(labels: Uint8Array, width, height, ids: number[], resize: boolean): Promise<number[]> (ids added)
   Napi::Value addObjects(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<stcn::StcnSession> s;
-    std::vector<uint8_t> labels, ids;
-    int64_t width = 0, height = 0;
-    bool resize = false;
-    try {
-      s = session();
-      if (info.Length() < 4) throw Error(ErrorCode::Argument, "addObjects(labels: Uint8Array, width: number, height: number, ids: number[])");
-      labels = copyBytes(info[0], "labels");
-      width = integer(info[1], "width");
-      height = integer(info[2], "height");
-      checkFrameBytes(labels, width, height, 1, "label map");
-      ids = idList(info[3], "ids");
-      resize = info.Length() > 4 && info[4].ToBoolean().Value();
-    } catch (...) {
-      return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
-    }
-    return PromiseWorker<std::vector<uint8_t>>::start(
-        env, "stcn.StcnSession.addObjects",
-        [s, labels = std::move(labels), width, height, ids = std::move(ids), resize]() {
-          return s->addObjects(labels.data(), width, height, ids, resize);
-        },
-        [](Napi::Env env, std::vector<uint8_t>& kept) -> Napi::Value {
-          Napi::Array out = Napi::Array::New(env, kept.size());
-          for (size_t i = 0; i < kept.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, kept[i]));
-          return out;
-        },
-        {info.This()}, s.get());
+    return guardPromise(env, [&]() -> Napi::Value {
+      std::shared_ptr<stcn::StcnSession> s = session();
+      const int64_t width = integer(info[1], "addObjects width");
+      const int64_t height = integer(info[2], "addObjects height");
+      std::vector<uint8_t> labels = copyArray<uint8_t>(info[0], "addObjects labels", width * height);
+      std::vector<uint8_t> ids = labelList(info[3], "addObjects ids");
+      const bool resize = boolean(info[4], "addObjects resize");
+      return PromiseWorker<std::vector<uint8_t>>::start(
+          env,
+          [s, labels = std::move(labels), width, height, ids = std::move(ids), resize]() {
+            return s->addObjects(labels.data(), width, height, ids, resize);
+          },
+          [](Napi::Env env, std::vector<uint8_t>& kept) -> Napi::Value {
+            Napi::Array out = Napi::Array::New(env, kept.size());
+            for (size_t i = 0; i < kept.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, kept[i]));
+            return out;
+          },
+          {info.This()}, lane_);
+    });
   }
 
   // memorize(kind: "permanent" | "regular" | "temporary"): Promise<void>
   Napi::Value memorize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<stcn::StcnSession> s;
-    stcn::MemoryKind kind = stcn::MemoryKind::Regular;
-    try {
-      s = session();
-      const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-      if (name == "permanent") kind = stcn::MemoryKind::Permanent;
-      else if (name == "regular") kind = stcn::MemoryKind::Regular;
-      else if (name == "temporary") kind = stcn::MemoryKind::Temporary;
-      else throw Error(ErrorCode::Argument, "memorize(kind: \"permanent\" | \"regular\" | \"temporary\"), got \"" + name + "\"");
-    } catch (...) {
-      return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
-    }
-    return PromiseWorker<bool>::start(
-        env, "stcn.StcnSession.memorize",
-        [s, kind]() {
-          s->memorize(kind);
-          return true;
-        },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, {info.This()}, s.get());
+    return guardPromise(env, [&]() -> Napi::Value {
+      std::shared_ptr<stcn::StcnSession> s = session();
+      const stcn::MemoryKind kind = stcn::parseMemoryKind(string(info[0], "memorize kind"));
+      return startVoid(env, [s, kind]() { s->memorize(kind); }, {info.This()}, lane_);
+    });
   }
 
   struct LabelsResult {
@@ -216,38 +141,32 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
   // labels(ids: number[], withProbs: boolean): Promise<{ labels: Uint8Array, probs?: Float32Array }>
   Napi::Value labels(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<stcn::StcnSession> s;
-    std::vector<uint8_t> ids;
-    bool withProbs = false;
-    try {
-      s = session();
-      if (info.Length() < 1) throw Error(ErrorCode::Argument, "labels(ids: number[], withProbs?: boolean)");
-      ids = idList(info[0], "ids");
-      withProbs = info.Length() > 1 && info[1].ToBoolean().Value();
-    } catch (...) {
-      return rejected(env, stcn::currentException(ErrorCode::Internal, ""));
-    }
-    return PromiseWorker<LabelsResult>::start(
-        env, "stcn.StcnSession.labels",
-        [s, ids = std::move(ids), withProbs]() {
-          LabelsResult r;
-          r.withProbs = withProbs;
-          r.labels = s->labels(ids, withProbs ? &r.probs : nullptr);
-          return r;
-        },
-        [](Napi::Env env, LabelsResult& r) -> Napi::Value {
-          Napi::Object out = Napi::Object::New(env);
-          Napi::Uint8Array labels = Napi::Uint8Array::New(env, r.labels.size());
-          if (!r.labels.empty()) std::memcpy(labels.Data(), r.labels.data(), r.labels.size());
-          out.Set("labels", labels);
-          if (r.withProbs) {
-            Napi::Float32Array probs = Napi::Float32Array::New(env, r.probs.size());
-            if (!r.probs.empty()) std::memcpy(probs.Data(), r.probs.data(), r.probs.size() * sizeof(float));
-            out.Set("probs", probs);
-          }
-          return out;
-        },
-        {info.This()}, s.get());
+    return guardPromise(env, [&]() -> Napi::Value {
+      std::shared_ptr<stcn::StcnSession> s = session();
+      std::vector<uint8_t> ids = labelList(info[0], "labels ids");
+      const bool withProbs = boolean(info[1], "labels withProbs");
+      return PromiseWorker<LabelsResult>::start(
+          env,
+          [s, ids = std::move(ids), withProbs]() {
+            LabelsResult r;
+            r.withProbs = withProbs;
+            r.labels = s->labels(ids, withProbs ? &r.probs : nullptr);
+            return r;
+          },
+          [](Napi::Env env, LabelsResult& r) -> Napi::Value {
+            Napi::Object out = Napi::Object::New(env);
+            Napi::Uint8Array labels = Napi::Uint8Array::New(env, r.labels.size());
+            if (!r.labels.empty()) std::memcpy(labels.Data(), r.labels.data(), r.labels.size());
+            out.Set("labels", labels);
+            if (r.withProbs) {
+              Napi::Float32Array probs = Napi::Float32Array::New(env, r.probs.size());
+              if (!r.probs.empty()) std::memcpy(probs.Data(), r.probs.data(), r.probs.size() * sizeof(float));
+              out.Set("probs", probs);
+            }
+            return out;
+          },
+          {info.This()}, lane_);
+    });
   }
 
   Napi::Value dispose(const Napi::CallbackInfo& info) {
@@ -256,6 +175,8 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
   }
 
   std::shared_ptr<stcn::StcnSession> session_;
+  // The executor lane all work of this session uses (assigned once, at construction).
+  int lane_ = 0;
 };
 
 class StcnModelWrap : public Napi::ObjectWrap<StcnModelWrap> {
@@ -314,16 +235,17 @@ StcnSessionWrap::StcnSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   Napi::Env env = info.Env();
   guard(env, [&]() -> Napi::Value {
     auto* data = static_cast<Napi::FunctionReference*>(info.Data());
-    if (info.Length() < 4 || !info[0].IsObject() || !data || !info[0].As<Napi::Object>().InstanceOf(data->Value())) {
-      throw Error(ErrorCode::Argument, "new StcnSession(model: StcnModel, topK: number, maxMemoryFrames: number, size: number)");
+    if (!info[0].IsObject() || !data || !info[0].As<Napi::Object>().InstanceOf(data->Value())) {
+      badValue("new StcnSession model", "an StcnModel", ErrorCode::Internal);
     }
     const Model& model = StcnModelWrap::Unwrap(info[0].As<Napi::Object>())->model();
     stcn::SessionOptions options;
-    options.topK = integer(info[1], "topK");
-    options.maxMemoryFrames = integer(info[2], "maxMemoryFrames");
-    options.size = integer(info[3], "size");
+    options.topK = integer(info[1], "StcnSession topK");
+    options.maxMemoryFrames = integer(info[2], "StcnSession maxMemoryFrames");
+    options.size = integer(info[3], "StcnSession size");
     options.half = model.half;
     session_ = std::make_shared<stcn::StcnSession>(model.module, options);
+    lane_ = addonData(env).executor->assignLane();
     return env.Undefined();
   });
 }
@@ -339,41 +261,35 @@ struct StcnClasses {
 Napi::Value loadStcn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* classes = static_cast<StcnClasses*>(info.Data());
-  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() || !info[3].IsBoolean()) {
-    return rejected(env, Error(ErrorCode::Argument, "loadStcn(path: string, device: string, optimization: string, half: boolean)"));
-  }
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  const std::string deviceName = info[1].As<Napi::String>().Utf8Value();
-  const bool half = info[3].As<Napi::Boolean>().Value();
-  stcn::Optimization optimization;
-  try {
-    optimization = stcn::parseOptimization(info[2].As<Napi::String>().Utf8Value());
-  } catch (const Error& e) {
-    return rejected(env, e);
-  }
-  return PromiseWorker<Model>::start(
-      env, "stcn.loadStcn",
-      [path, deviceName, optimization, half]() {
-        stcn::LoadOptions options;
-        options.device = stcn::parseDevice(deviceName);
-        options.optimization = optimization;
-        // CPU bfloat16 autocast only reaches aten::conv2d & co.; optimize_for_inference replaces them
-        // with prepacked oneDNN float32 ops, so mixed precision on CPU stops at freezing.
-        if (half && options.device.is_cpu() && optimization == stcn::Optimization::Inference) {
-          options.optimization = stcn::Optimization::Freeze;
-        }
-        Model model;
-        auto loaded = stcn::ScriptModule::load(path, options);
-        stcn::checkStcnModule(*loaded);
-        model.module = std::move(loaded);
-        model.half = half;
-        return model;
-      },
-      [classes](Napi::Env env, Model& model) -> Napi::Value {
-        Napi::Object object = classes->model.New({});
-        StcnModelWrap::Unwrap(object)->model_ = std::move(model);
-        return object;
-      });
+  return guardPromise(env, [&]() -> Napi::Value {
+    const std::string path = string(info[0], "loadStcn path");
+    const std::string deviceName = string(info[1], "loadStcn device");
+    const stcn::Optimization optimization = stcn::parseOptimization(string(info[2], "loadStcn optimization"));
+    const bool half = boolean(info[3], "loadStcn half");
+    return PromiseWorker<Model>::start(
+        env,
+        [path, deviceName, optimization, half]() {
+          stcn::LoadOptions options;
+          options.device = stcn::parseDevice(deviceName);
+          options.optimization = optimization;
+          // CPU bfloat16 autocast only reaches aten::conv2d & co.; optimize_for_inference replaces them
+          // with prepacked oneDNN float32 ops, so mixed precision on CPU stops at freezing.
+          if (half && options.device.is_cpu() && optimization == stcn::Optimization::Inference) {
+            options.optimization = stcn::Optimization::Freeze;
+          }
+          Model model;
+          auto loaded = stcn::ScriptModule::load(path, options);
+          stcn::checkStcnModule(*loaded);
+          model.module = std::move(loaded);
+          model.half = half;
+          return model;
+        },
+        [classes](Napi::Env env, Model& model) -> Napi::Value {
+          Napi::Object object = classes->model.New({});
+          StcnModelWrap::Unwrap(object)->model_ = std::move(model);
+          return object;
+        });
+  });
 }
 
 }  // namespace

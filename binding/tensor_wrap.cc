@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "binding/addon_data.h"
+#include "binding/args.h"
 #include "binding/async.h"
 #include "binding/js_error.h"
 #include "runtime.h"
@@ -68,54 +69,17 @@ const at::Tensor& TensorWrap::tensor() const {
   return tensor_;
 }
 
-static c10::ScalarType typedArrayDtype(napi_typedarray_type type) {
-  switch (type) {
-    case napi_float32_array: return at::kFloat;
-    case napi_float64_array: return at::kDouble;
-    case napi_uint8_array: return at::kByte;
-    case napi_int8_array: return at::kChar;
-    case napi_int16_array: return at::kShort;
-    case napi_int32_array: return at::kInt;
-    case napi_bigint64_array: return at::kLong;
-    default:
-      throw Error(ErrorCode::Tensor,
-                  "unsupported typed array (use Float32Array, Float64Array, Uint8Array, Int8Array, Int16Array, "
-                  "Int32Array or BigInt64Array; Uint16Array for raw float16/bfloat16 bits)");
-  }
-}
-
-// fromData(typedArray, shape: number[], dtype?: string): copies the typed array into a new CPU tensor.
+// fromData(typedArray, shape: number[], dtype: string): copies the typed array into a new CPU tensor.
+// ts/tensor.ts has checked that the array, the shape and the dtype agree.
 Napi::Value TensorWrap::fromData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsArray()) {
-      throw Error(ErrorCode::Argument, "Tensor.fromData(data: TypedArray, shape: number[], dtype?: string)");
-    }
+    if (!info[0].IsTypedArray() || !info[1].IsArray()) badValue("Tensor.fromData arguments", "(TypedArray, number[], string)", ErrorCode::Internal);
     Napi::TypedArray array = info[0].As<Napi::TypedArray>();
     Napi::Array shapeArray = info[1].As<Napi::Array>();
     std::vector<int64_t> shape;
-    for (uint32_t i = 0; i < shapeArray.Length(); ++i) {
-      Napi::Value d = shapeArray.Get(i);
-      if (!d.IsNumber()) throw Error(ErrorCode::Tensor, "shape must hold integers");
-      const double v = d.As<Napi::Number>().DoubleValue();
-      if (v < 0 || v != static_cast<double>(static_cast<int64_t>(v))) {
-        throw Error(ErrorCode::Tensor, "shape must hold non-negative integers, got " + std::to_string(v));
-      }
-      shape.push_back(static_cast<int64_t>(v));
-    }
-    c10::ScalarType natural = array.TypedArrayType() == napi_uint16_array ? at::kHalf : typedArrayDtype(array.TypedArrayType());
-    c10::ScalarType dtype = natural;
-    if (info.Length() > 2 && !info[2].IsUndefined()) {
-      dtype = stcn::parseDtype(info[2].As<Napi::String>().Utf8Value());
-      if (c10::elementSize(dtype) != c10::elementSize(natural) ||
-          (dtype != natural && !(dtype == at::kBool && natural == at::kByte) &&
-           !(dtype == at::kBFloat16 && natural == at::kHalf))) {
-        throw Error(ErrorCode::Tensor, "dtype " + stcn::dtypeName(dtype) + " does not match a " +
-                                           stcn::dtypeName(natural) + " typed array");
-      }
-    } else if (array.TypedArrayType() == napi_uint16_array) {
-      throw Error(ErrorCode::Tensor, "a Uint16Array needs dtype \"float16\" or \"bfloat16\"");
-    }
+    for (uint32_t i = 0; i < shapeArray.Length(); ++i) shape.push_back(integer(shapeArray.Get(i), "Tensor.fromData shape"));
+    const c10::ScalarType dtype = stcn::parseDtype(string(info[2], "Tensor.fromData dtype"));
     const uint8_t* data = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
     c10::InferenceMode guard;
     return wrap(env, stcn::tensorFromHost(data, array.ByteLength(), shape, dtype));
@@ -178,18 +142,18 @@ Napi::Value TensorWrap::toTypedArray(const Napi::CallbackInfo& info) {
 // to(device): Promise<Tensor>, the copy runs off the main thread. Same device -> a new handle, no copy.
 Napi::Value TensorWrap::to(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (disposed()) return rejected(env, Error(ErrorCode::Disposed, "tensor was disposed"));
-  if (info.Length() < 1 || !info[0].IsString()) return rejected(env, Error(ErrorCode::Argument, "to(device: string)"));
-  at::Tensor source = tensor_;
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  return PromiseWorker<at::Tensor>::start(
-      env, "stcn.Tensor.to",
-      [source, name]() {
-        c10::Device device = stcn::parseDevice(name);
-        c10::InferenceMode guard;
-        return source.device() == device ? source : source.to(device);
-      },
-      [](Napi::Env env, at::Tensor& result) -> Napi::Value { return wrap(env, result); }, {info.This()});
+  return guardPromise(env, [&]() -> Napi::Value {
+    const at::Tensor source = tensor();
+    const std::string name = string(info[0], "Tensor.to device");
+    return PromiseWorker<at::Tensor>::start(
+        env,
+        [source, name]() {
+          c10::Device device = stcn::parseDevice(name);
+          c10::InferenceMode guard;
+          return source.device() == device ? source : source.to(device);
+        },
+        [](Napi::Env env, at::Tensor& result) -> Napi::Value { return wrap(env, result); }, {info.This()});
+  });
 }
 
 Napi::Value TensorWrap::dispose(const Napi::CallbackInfo& info) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "enum_names.h"
 #include "errors.h"
 #include "permutohedral.h"
 
@@ -25,7 +26,8 @@ double msSince(Clock::time_point start) {
 
 constexpr int kMaxLabels = 256;
 
-[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::Argument, "denseCrf: " + message); }
+// Broken invariants of the input: ts/crf.ts checks every user value first, so these are bugs of ours.
+[[noreturn]] void fail(const std::string& message) { throw Error(ErrorCode::Internal, "internal: denseCrf: " + message); }
 
 void validate(const CrfInput& in) {
   if (in.width < 1 || in.height < 1) fail("image size must be positive, got " + std::to_string(in.width) + "x" + std::to_string(in.height));
@@ -52,7 +54,7 @@ void validate(const CrfInput& in) {
     }
     case UnaryKind::Probabilities:
       if (!in.probabilities) fail("probabilities missing");
-      if (!(in.clip >= 0.0 && in.clip <= 1.0)) fail("clip must be in [0, 1], got " + std::to_string(in.clip));
+      if (!(in.clip > 0.0 && in.clip <= 1.0)) fail("clip must be in (0, 1], got " + std::to_string(in.clip));
       if (!(in.scale >= 0.0 && in.scale <= 1.0)) fail("scale must be in (0, 1] (0 = no blending), got " + std::to_string(in.scale));
       break;
     case UnaryKind::Energy:
@@ -61,7 +63,7 @@ void validate(const CrfInput& in) {
   }
   for (size_t t = 0; t < in.pairwise.size(); t++) {
     const PairwiseTerm& p = in.pairwise[t];
-    const std::string name = std::string(p.kind == PairwiseTerm::Kind::Gaussian ? "gaussian" : "bilateral") + " term " + std::to_string(t);
+    const std::string name = std::string(PairwiseTerm::kindName(p.kind)) + " term " + std::to_string(t);
     if (!(p.sx > 0.0f && p.sy > 0.0f && std::isfinite(p.sx) && std::isfinite(p.sy))) fail(name + ": sxy must be positive and finite");
     if (!std::isfinite(p.compat)) fail(name + ": compat must be finite");
     if (p.kind == PairwiseTerm::Kind::Bilateral) {
@@ -338,6 +340,19 @@ inline void softmaxInPlace(float* t, int L) {
 }
 
 }  // namespace
+
+constexpr EnumName<Normalization> kNormalizations[] = {
+    {"symmetric", Normalization::Symmetric}, {"before", Normalization::Before}, {"after", Normalization::After}, {"none", Normalization::None}};
+constexpr EnumName<PairwiseTerm::Kind> kKernelKinds[] = {{"gaussian", PairwiseTerm::Kind::Gaussian}, {"bilateral", PairwiseTerm::Kind::Bilateral}};
+constexpr EnumName<UnaryKind> kUnaryKinds[] = {
+    {"labels", UnaryKind::Labels}, {"probabilities", UnaryKind::Probabilities}, {"energy", UnaryKind::Energy}};
+
+Normalization parseNormalization(const std::string& name) { return parseEnum(name, kNormalizations, "normalization"); }
+const char* normalizationName(Normalization normalization) { return enumName(normalization, kNormalizations); }
+PairwiseTerm::Kind PairwiseTerm::parseKind(const std::string& name) { return parseEnum(name, kKernelKinds, "pairwise kind"); }
+const char* PairwiseTerm::kindName(Kind kind) { return enumName(kind, kKernelKinds); }
+UnaryKind parseUnaryKind(const std::string& name) { return parseEnum(name, kUnaryKinds, "unary"); }
+const char* unaryKindName(UnaryKind kind) { return enumName(kind, kUnaryKinds); }
 
 std::vector<float> computeUnary(const CrfInput& in) {
   const size_t n = static_cast<size_t>(in.width) * in.height;

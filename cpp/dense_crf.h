@@ -8,14 +8,21 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace stcn::crf {
 
 enum class Normalization { None, Before, After, Symmetric };
+// "none" | "before" | "after" | "symmetric" (ERR_STCN_ARGUMENT otherwise), and back.
+Normalization parseNormalization(const std::string& name);
+const char* normalizationName(Normalization normalization);
 
 struct PairwiseTerm {
   enum class Kind { Gaussian, Bilateral };
+  // "gaussian" | "bilateral" (ERR_STCN_ARGUMENT otherwise), and back.
+  static Kind parseKind(const std::string& name);
+  static const char* kindName(Kind kind);
   Kind kind = Kind::Gaussian;
   float sx = 3.0f, sy = 3.0f;                 // spatial standard deviations (pixels), x = column
   float sr = 13.0f, sg = 13.0f, sb = 13.0f;   // colour standard deviations (bilateral only)
@@ -28,6 +35,9 @@ enum class UnaryKind {
   Probabilities,  // pydensecrf utils.unary_from_softmax(probabilities, scale, clip)
   Energy,         // U given directly (-log probability), [nLabels][H*W]
 };
+// "labels" | "probabilities" | "energy" (ERR_STCN_ARGUMENT otherwise), and back.
+UnaryKind parseUnaryKind(const std::string& name);
+const char* unaryKindName(UnaryKind kind);
 
 struct CrfInput {
   int width = 0;
@@ -54,7 +64,8 @@ struct CrfResult {
   double unaryMs = 0, setupMs = 0, inferenceMs = 0, totalMs = 0;
 };
 
-// Validates `input` (stcn::Error with ErrorCode::Argument and a clear message) and runs inference.
+// Runs inference. The caller (ts/crf.ts) has checked the input; `input` breaking an invariant (sizes,
+// label range, kernel widths) is an internal error (stcn::Error, ErrorCode::Internal).
 CrfResult denseCrf(const CrfInput& input);
 
 // The unary energies U [nLabels][H*W] exactly as pydensecrf's helpers compute them (float32).

@@ -5,10 +5,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "enum_names.h"
 #include "errors.h"
 #include "tensor_util.h"
 
 namespace stcn {
+
+constexpr EnumName<MemoryKind> kMemoryKinds[] = {
+    {"permanent", MemoryKind::Permanent}, {"regular", MemoryKind::Regular}, {"temporary", MemoryKind::Temporary}};
+
+MemoryKind parseMemoryKind(const std::string& name) { return parseEnum(name, kMemoryKinds, "memory kind"); }
+const char* memoryKindName(MemoryKind kind) { return enumName(kind, kMemoryKinds); }
 
 void MemoryBank::clear() {
   frames_.clear();
@@ -129,7 +136,6 @@ static void readoutCpu(const at::Tensor& values, const at::Tensor& weights, cons
 
 at::Tensor MemoryBank::read(const at::Tensor& queryIn, int64_t topK) const {
   if (frames_.empty()) throw Error(ErrorCode::Argument, "memory read on an empty memory bank");
-  if (topK < 1) throw Error(ErrorCode::Argument, "topK must be >= 1, got " + std::to_string(topK));
   rebuild();
   at::Tensor query = queryIn.dim() == 4 ? queryIn.squeeze(0) : queryIn;
   const int64_t ck = query.size(0), h = query.size(1), w = query.size(2), hw = h * w;

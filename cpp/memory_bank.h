@@ -1,4 +1,5 @@
-// STCN memory bank and memory read (FACTS 1.6), owned natively for the whole video.
+// STCN memory bank and memory read (docs/stcn-python.md, normative rules 10-11), owned natively for the
+// whole video.
 //
 // Keys are object-agnostic: one key (64 x h x w) per memory frame. Values are per object
 // (512 x h x w per object per frame). Objects may join later in the video: an object's values start
@@ -15,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <vector>
 
 namespace stcn {
@@ -24,6 +26,9 @@ enum class MemoryKind {
   Regular,    // memory frame (every memEvery-th frame); the oldest goes first when the cap is hit
   Temporary,  // the official "temp" slot: replaced by (cleared at) the next add
 };
+// "permanent" | "regular" | "temporary" (ERR_STCN_ARGUMENT otherwise), and back.
+MemoryKind parseMemoryKind(const std::string& name);
+const char* memoryKindName(MemoryKind kind);
 
 class MemoryBank {
  public:
@@ -39,7 +44,6 @@ class MemoryBank {
 
   int64_t frames() const { return static_cast<int64_t>(frames_.size()); }
   int64_t objects() const { return static_cast<int64_t>(objectStart_.size()); }
-  int64_t maxFrames() const { return maxFrames_; }
   void clear();
 
  private:

@@ -146,7 +146,7 @@ void simplexOfPoints(const float* features, int64_t begin, int64_t end, int dRun
       sm += cf;
     }
     elevated[0] = sm;
-    if (!finite) throw Error(ErrorCode::Argument, "permutohedral lattice: a feature of point " + std::to_string(p) + " is not finite");
+    if (!finite) throw Error(ErrorCode::Internal, "internal: permutohedral lattice: a feature of point " + std::to_string(p) + " is not finite");
 
     // Closest remainder-0 point.
     float sum = 0.0f;
@@ -289,10 +289,10 @@ void sliceImpl(const int32_t* offset, const float* bary, int n, int dRuntime, co
 
 void Permutohedral::init(const float* features, int n, int d, int threads) {
   if (d < 1 || d > kMaxDims) {
-    throw Error(ErrorCode::Argument, "permutohedral lattice: feature dimension must be 1.." + std::to_string(kMaxDims) +
+    throw Error(ErrorCode::Internal, "internal: permutohedral lattice: feature dimension must be 1.." + std::to_string(kMaxDims) +
                                          ", got " + std::to_string(d));
   }
-  if (n < 1) throw Error(ErrorCode::Argument, "permutohedral lattice: no points");
+  if (n < 1) throw Error(ErrorCode::Internal, "internal: permutohedral lattice: no points");
   n_ = n;
   d_ = d;
   alpha_ = 1.0f / (1.0f + std::pow(2.0f, static_cast<float>(-d)));

@@ -56,7 +56,6 @@ class Permutohedral {
   // `threads` parallelises the neighbour search.
   void init(const float* features, int n, int d, int threads = 1);
 
-  int points() const { return n_; }             // N
   int dims() const { return d_; }               // d
   int latticePoints() const { return m_; }      // M (distinct lattice vertices)
   float alpha() const { return alpha_; }        // 1 / (1 + 2^-d)

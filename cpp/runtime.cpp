@@ -16,7 +16,7 @@ thread_local int appliedThreads = 0;
 }  // namespace
 
 void setNumThreads(int n) {
-  if (n < 1) throw Error(ErrorCode::Argument, "setNumThreads: n must be >= 1, got " + std::to_string(n));
+  if (n < 1) throw Error(ErrorCode::Internal, "internal: setNumThreads: n must be >= 1, got " + std::to_string(n));
   requestedThreads = n;
   at::set_num_threads(n);
   appliedThreads = n;

@@ -7,27 +7,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "enum_names.h"
 #include "errors.h"
 
 namespace stcn {
 
 static const char* kMetadataFile = "metadata.json";
 
-Optimization parseOptimization(const std::string& name) {
-  if (name == "none") return Optimization::None;
-  if (name == "freeze") return Optimization::Freeze;
-  if (name == "inference") return Optimization::Inference;
-  throw Error(ErrorCode::Argument, "optimization must be \"none\", \"freeze\" or \"inference\", got \"" + name + "\"");
-}
+constexpr EnumName<Optimization> kOptimizations[] = {
+    {"none", Optimization::None}, {"freeze", Optimization::Freeze}, {"inference", Optimization::Inference}};
 
-const char* optimizationName(Optimization optimization) {
-  switch (optimization) {
-    case Optimization::None: return "none";
-    case Optimization::Freeze: return "freeze";
-    case Optimization::Inference: return "inference";
-  }
-  return "none";
-}
+Optimization parseOptimization(const std::string& name) { return parseEnum(name, kOptimizations, "optimization"); }
+const char* optimizationName(Optimization optimization) { return enumName(optimization, kOptimizations); }
 
 std::shared_ptr<ScriptModule> ScriptModule::load(const std::string& path, const LoadOptions& options) {
   std::error_code ec;

@@ -36,6 +36,9 @@ bool tuneMallocOnce() {
   return applied;
 }
 
+// A broken invariant: the tracker checks every input and owns the call order, so this is a bug of ours.
+[[noreturn]] static void broken(const std::string& message) { throw Error(ErrorCode::Internal, "internal: " + message); }
+
 void checkStcnModule(const ScriptModule& module) {
   const auto& names = module.methodNames();
   for (const char* method : {"encode_key", "encode_value", "decode"}) {
@@ -95,7 +98,7 @@ void expectShape(const at::Tensor& t, std::vector<int64_t> shape, const std::str
   }
 }
 
-// Soft aggregation (FACTS 1.8): probs [k,1,H,W] -> [k+1,1,H,W] with background first.
+// Soft aggregation (docs/stcn-python.md, normative rule 9): probs [k,1,H,W] -> [k+1,1,H,W] with background first.
 at::Tensor aggregate(const at::Tensor& probs) {
   at::Tensor p = probs.to(at::kFloat);
   at::Tensor bg = (1 - p).prod(0, /*keepdim=*/true);
@@ -109,30 +112,21 @@ at::Tensor aggregate(const at::Tensor& probs) {
 StcnSession::StcnSession(std::shared_ptr<const ScriptModule> module, const SessionOptions& options)
     : module_(std::move(module)), options_(options), bank_(options.maxMemoryFrames) {
   if (!module_) throw Error(ErrorCode::Disposed, "STCN model was disposed");
-  if (options_.topK < 1) throw Error(ErrorCode::Argument, "topK must be >= 1, got " + std::to_string(options_.topK));
+  if (options_.topK < 1) broken("topK must be >= 1, got " + std::to_string(options_.topK));
   if (options_.maxMemoryFrames < 0) {
-    throw Error(ErrorCode::Argument, "maxMemoryFrames must be >= 0, got " + std::to_string(options_.maxMemoryFrames));
+    broken("maxMemoryFrames must be >= 0, got " + std::to_string(options_.maxMemoryFrames));
   }
   checkStcnModule(*module_);
   tuneMallocOnce();
 }
 
-void StcnSession::reset() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  bank_.clear();
-  objects_ = 0;
-  inW_ = inH_ = workW_ = workH_ = 0;
-  hasFrame_ = false;
-  image_ = k16_ = f16thin_ = f16_ = f8_ = f4_ = prob_ = at::Tensor();
-}
-
 void StcnSession::requireFrame(const char* what) const {
-  if (!hasFrame_) throw Error(ErrorCode::Argument, std::string(what) + ": no current frame (call encodeFrame first)");
+  if (!hasFrame_) broken(std::string(what) + ": no current frame (call encodeFrame first)");
 }
 
 at::Tensor StcnSession::preprocess(const uint8_t* rgb, int64_t width, int64_t height) {
   if (width < 1 || height < 1) {
-    throw Error(ErrorCode::Argument, "frame size must be positive, got " + std::to_string(width) + "x" + std::to_string(height));
+    broken("frame size must be positive, got " + std::to_string(width) + "x" + std::to_string(height));
   }
   if (inW_ == 0) {
     inW_ = width;
@@ -156,7 +150,7 @@ at::Tensor StcnSession::preprocess(const uint8_t* rgb, int64_t width, int64_t he
     padL_ = padW / 2;
     padR_ = padW - padL_;
   } else if (width != inW_ || height != inH_) {
-    throw Error(ErrorCode::Argument, "frame is " + std::to_string(width) + "x" + std::to_string(height) +
+    broken("frame is " + std::to_string(width) + "x" + std::to_string(height) +
                                          " but the video's first frame is " + std::to_string(inW_) + "x" + std::to_string(inH_));
   }
   const c10::Device device = module_->device();
@@ -205,7 +199,7 @@ void StcnSession::encodeFrame(const uint8_t* rgb, int64_t width, int64_t height)
 void StcnSession::segment() {
   std::lock_guard<std::mutex> lock(mutex_);
   requireFrame("segment");
-  if (objects_ == 0) throw Error(ErrorCode::Argument, "segment: no objects are tracked yet");
+  if (objects_ == 0) broken("segment: no objects are tracked yet");
   c10::InferenceMode inference;
   // The memory read stays in float32 (affinities and the top-k softmax are precision-sensitive);
   // under mixed precision the readout then takes f16_thin's dtype, as the decoder concatenates them.
@@ -224,12 +218,12 @@ std::vector<uint8_t> StcnSession::addObjects(const uint8_t* labels, int64_t widt
   std::lock_guard<std::mutex> lock(mutex_);
   requireFrame("addObjects");
   if ((width != inW_ || height != inH_) && !resize) {
-    throw Error(ErrorCode::Argument, "mask is " + std::to_string(width) + "x" + std::to_string(height) +
+    broken("mask is " + std::to_string(width) + "x" + std::to_string(height) +
                                          " but the frames are " + std::to_string(inW_) + "x" + std::to_string(inH_));
   }
-  if (ids.empty()) throw Error(ErrorCode::Argument, "addObjects: no object ids");
+  if (ids.empty()) broken("addObjects: no object ids");
   if (objects_ > 0 && !prob_.defined()) {
-    throw Error(ErrorCode::Argument, "addObjects: objects are tracked but the current frame was not segmented");
+    broken("addObjects: objects are tracked but the current frame was not segmented");
   }
   c10::InferenceMode inference;
   const c10::Device device = module_->device();
@@ -273,7 +267,7 @@ std::vector<uint8_t> StcnSession::addObjects(const uint8_t* labels, int64_t widt
 void StcnSession::memorize(MemoryKind kind) {
   std::lock_guard<std::mutex> lock(mutex_);
   requireFrame("memorize");
-  if (!prob_.defined()) throw Error(ErrorCode::Argument, "memorize: the current frame has no probabilities yet");
+  if (!prob_.defined()) broken("memorize: the current frame has no probabilities yet");
   c10::InferenceMode inference;
   at::Tensor masks = prob_.narrow(0, 1, objects_);
   at::Tensor values;
@@ -288,9 +282,9 @@ void StcnSession::memorize(MemoryKind kind) {
 std::vector<uint8_t> StcnSession::labels(const std::vector<uint8_t>& ids, std::vector<float>* probs) {
   std::lock_guard<std::mutex> lock(mutex_);
   requireFrame("labels");
-  if (!prob_.defined()) throw Error(ErrorCode::Argument, "labels: the current frame has no probabilities yet");
+  if (!prob_.defined()) broken("labels: the current frame has no probabilities yet");
   if (static_cast<int64_t>(ids.size()) != objects_ + 1) {
-    throw Error(ErrorCode::Argument, "labels: " + std::to_string(ids.size()) + " ids for " + std::to_string(objects_) +
+    broken("labels: " + std::to_string(ids.size()) + " ids for " + std::to_string(objects_) +
                                          " objects (+ background)");
   }
   c10::InferenceMode inference;

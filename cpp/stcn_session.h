@@ -32,7 +32,7 @@ struct SessionOptions {
   bool half = false;
 };
 
-// Applies the glibc malloc tuning once per process (see DESIGN.md "Performance"): large activations
+// Applies the glibc malloc tuning once per process (docs/architecture.md, "Memory"): large activations
 // come from and stay in the heap (M_MMAP_MAX = 0, M_TRIM_THRESHOLD = 1 GiB) instead of being
 // unmapped and faulted back in for every frame. Disabled with STCN_MALLOC_TUNING=0. Returns whether
 // it was applied.
@@ -41,6 +41,8 @@ bool tuneMallocOnce();
 // Checks that a module has the three STCN methods (ERR_STCN_MODEL_LOAD otherwise).
 void checkStcnModule(const ScriptModule& module);
 
+// The caller (ts/stcn/tracker.ts) checks every input (sizes, ids, topK) and owns the order of calls;
+// the checks below assert those invariants and report a break as ERR_STCN_INTERNAL.
 class StcnSession {
  public:
   StcnSession(std::shared_ptr<const ScriptModule> module, const SessionOptions& options);
@@ -73,9 +75,6 @@ class StcnSession {
   int64_t memoryFrames() const { return bank_.frames(); }
   int64_t workingWidth() const { return workW_; }
   int64_t workingHeight() const { return workH_; }
-  const c10::Device& device() const { return module_->device(); }
-  // Drops the memory and the current frame (the session can start a new video).
-  void reset();
 
  private:
   at::Tensor preprocess(const uint8_t* rgb, int64_t width, int64_t height);

@@ -48,12 +48,12 @@ std::string shapeString(at::IntArrayRef shape) {
 at::Tensor tensorFromHost(const void* data, size_t bytes, const std::vector<int64_t>& shape, c10::ScalarType type) {
   int64_t numel = 1;
   for (int64_t d : shape) {
-    if (d < 0) throw Error(ErrorCode::Tensor, "negative dimension in shape " + shapeString(shape));
+    if (d < 0) throw Error(ErrorCode::Internal, "internal: negative dimension in shape " + shapeString(shape));
     numel *= d;
   }
   const size_t expected = static_cast<size_t>(numel) * c10::elementSize(type);
   if (bytes != expected) {
-    throw Error(ErrorCode::Tensor, "data holds " + std::to_string(bytes / c10::elementSize(type)) +
+    throw Error(ErrorCode::Internal, "internal: data holds " + std::to_string(bytes / c10::elementSize(type)) +
                                        " elements but shape " + shapeString(shape) + " needs " +
                                        std::to_string(numel));
   }

@@ -14,7 +14,6 @@ import {
   STUDY_CRF,
   denseCrf,
   isStcnError,
-  native,
   permutohedralFilter,
   refineMaskWithCrf,
   unaryFromEnergy,
@@ -22,11 +21,12 @@ import {
   unaryFromProbabilities,
 } from "../dist/index.js";
 import { readRgb } from "../dist/io/image.js";
+import { native } from "../dist/native.js";
 import { encodeGreyPng, readLabelPng } from "../dist/io/png.js";
-import { dataRoot, recordDrift, repoRoot, tempDir } from "./helpers.js";
+import { repoRoot, tempDir, dataPath, recordDrift } from "./helpers.js";
 
 const cli = join(repoRoot, "dist", "cli.js");
-const crfData = join(dataRoot, "crf");
+const crfData = dataPath("crf");
 
 /** Deterministic pseudo-random numbers in [0, 1). */
 function rng(seed: number): () => number {
@@ -329,8 +329,8 @@ describe("4) reference cases (../shared/data/crf)", () => {
 
 describe("the study's call", () => {
   it("refineMaskWithCrf = denseCrf with STUDY_CRF on a real 854x480 frame", async () => {
-    const image = await readRgb(join(dataRoot, "clips", "bike", "frames", "00000.jpg"));
-    const objects = await readLabelPng(join(dataRoot, "clips", "bike", "masks", "00000.png"));
+    const image = await readRgb(dataPath("clips", "bike", "frames", "00000.jpg"));
+    const objects = await readLabelPng(dataPath("clips", "bike", "masks", "00000.png"));
     const mask = objects.data.map((v) => (v === 1 ? 1 : 0));
     const refined = await refineMaskWithCrf(image, mask);
     const explicit = await denseCrf({
@@ -357,8 +357,8 @@ describe("the study's call", () => {
 
 describe("async behaviour", () => {
   it("runs off the main thread and copies its inputs at the call", async () => {
-    const image = await readRgb(join(dataRoot, "clips", "bike", "frames", "00000.jpg"));
-    const objects = await readLabelPng(join(dataRoot, "clips", "bike", "masks", "00000.png"));
+    const image = await readRgb(dataPath("clips", "bike", "frames", "00000.jpg"));
+    const objects = await readLabelPng(dataPath("clips", "bike", "masks", "00000.png"));
     const labels = objects.data.map((v) => (v === 1 ? 1 : 0));
     const reference = await denseCrf({ image, unary: unaryFromLabels(labels.slice(), 2, 0.8), iterations: 3 });
     // The event loop keeps turning while the CRF runs (a synchronous native call would settle the
@@ -434,19 +434,26 @@ describe("5) bad inputs", () => {
     expect(() => unaryFromLabels(labels, 2, 1)).toThrow(/gtProb must be in \(0, 1\), got 1/);
   });
 
-  it("the native layer checks on its own (lengths, sxy)", async () => {
+  it("the native layer asserts its invariants: what TypeScript checks comes back as an internal error there", async () => {
     const base = { width: 8, height: 6, nLabels: 2, iterations: 1, threads: 1, image: image.data, unary: "labels", labels, gtProb: 0.7, zeroUnsure: false };
-    await expectCode(native().denseCrf({ ...base, labels: new Uint8Array(3), pairwise: [] }), "ERR_STCN_ARGUMENT", /labels \(H\*W\) has 3 elements, expected 48/);
+    await expectCode(native().denseCrf({ ...base, labels: new Uint8Array(3), pairwise: [] }), "ERR_STCN_INTERNAL", /labels \(H\*W\) has 3 elements, expected 48/);
     await expectCode(
       native().denseCrf({ ...base, pairwise: [{ kind: "gaussian", sx: -3, sy: 3, compat: 3, normalization: "symmetric" }] }),
-      "ERR_STCN_ARGUMENT",
+      "ERR_STCN_INTERNAL",
       /gaussian term 0: sxy must be positive/,
     );
     await expectCode(
       native().permutohedralFilter(new Float32Array([Number.NaN, 1]), 2, new Float32Array(1), 1, false, 1),
-      "ERR_STCN_ARGUMENT",
+      "ERR_STCN_INTERNAL",
       /feature of point 0 is not finite/,
     );
+    // Through the library the same mistake is the caller's, named once.
+    await expectCode(
+      permutohedralFilter({ features: new Float32Array([Number.NaN, 1]), d: 2, values: new Float32Array(1) }),
+      "ERR_STCN_ARGUMENT",
+      /features \(point 0\) must be finite, got NaN/,
+    );
+    // Only the engine can tell that data overflows the lattice: a user error, named there.
     await expectCode(
       native().permutohedralFilter(new Float32Array([1e6, 1]), 2, new Float32Array(1), 1, false, 1),
       "ERR_STCN_ARGUMENT",

@@ -1,6 +1,6 @@
 /**
  * J / F / statistics edge cases of the DAVIS toolkit, with expectations derived by hand from the
- * official definitions (FACTS.md section 2), plus end-to-end evaluator cases on tiny synthetic DAVIS
+ * official definitions (docs/davis.md, "What is computed"), plus end-to-end evaluator cases on tiny synthetic DAVIS
  * roots (objects missing from results, short sequences, more than 256 frames) and a bit-exact check of
  * the numpy reductions against numpy itself.
  */
@@ -12,7 +12,7 @@ import { boundaryF, boundaryMap, boundaryRadius, dbStatistics, decayBinIds, eval
 import { evaluateFrame, FrameScratch, RowExtents } from "../dist/davis/metrics.js";
 import { formatFixed3, npMean } from "../dist/davis/statistics.js";
 import { encodeLabelPng } from "../dist/io/png.js";
-import { python, tempDir } from "./helpers.js";
+import { python, tempDir, testPython } from "./helpers.js";
 
 const W = 100;
 const H = 100; // radius ceil(0.008 * 141.42) = 2
@@ -169,50 +169,8 @@ describe("F against a brute-force numpy port of f_measure (full-image seg2bmap a
         cases.push({ w, h, gt: Array.from(gt), res: Array.from(res) });
       }
     }
-    const script = String.raw`
-import json, sys, math
-import numpy as np
-def seg2bmap(seg):
-    seg = seg.astype(bool)
-    e = np.zeros_like(seg); s = np.zeros_like(seg); se = np.zeros_like(seg)
-    e[:, :-1] = seg[:, 1:]
-    s[:-1, :] = seg[1:, :]
-    se[:-1, :-1] = seg[1:, 1:]
-    b = seg ^ e | seg ^ s | seg ^ se
-    b[-1, :] = seg[-1, :] ^ e[-1, :]
-    b[:, -1] = seg[:, -1] ^ s[:, -1]
-    b[-1, -1] = 0
-    return b
-def dilate(b, r):
-    h, w = b.shape
-    out = np.zeros_like(b)
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dx * dx + dy * dy > r * r: continue
-            src = b[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
-            out[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)] |= src
-    return out
-def f_measure(fg, gt):
-    r = int(np.ceil(0.008 * np.linalg.norm(fg.shape)))
-    fb = seg2bmap(fg); gb = seg2bmap(gt)
-    fd = dilate(fb, r); gd = dilate(gb, r)
-    n_fg = np.sum(fb); n_gt = np.sum(gb)
-    if n_fg == 0 and n_gt > 0: p, rc = 1, 0
-    elif n_fg > 0 and n_gt == 0: p, rc = 0, 1
-    elif n_fg == 0 and n_gt == 0: p, rc = 1, 1
-    else:
-        p = np.sum(fb & gd) / float(n_fg); rc = np.sum(gb & fd) / float(n_gt)
-    return 0 if p + rc == 0 else 2 * p * rc / (p + rc)
-out = []
-for c in json.load(sys.stdin):
-    gt = np.array(c["gt"], dtype=bool).reshape(c["h"], c["w"])
-    res = np.array(c["res"], dtype=bool).reshape(c["h"], c["w"])
-    union = np.sum(gt | res)
-    j = 1.0 if union == 0 else np.sum(gt & res) / union
-    out.append([repr(float(j)), repr(float(f_measure(res, gt)))])
-print(json.dumps(out))
-`;
-    const reply = JSON.parse(execFileSync(python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8", maxBuffer: 1 << 28 })) as string[][];
+    const script = testPython("davis-metrics-toolkit-jf.py");
+    const reply = JSON.parse(execFileSync(python, [script], { input: JSON.stringify(cases), encoding: "utf8", maxBuffer: 1 << 28 })) as string[][];
     cases.forEach((c, i) => {
       const gt = Uint8Array.from(c.gt);
       const res = Uint8Array.from(c.res);
@@ -296,34 +254,8 @@ describe("db_statistics", () => {
     let seed = 1;
     const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
     const cases = sizes.map((n) => Array.from({ length: n }, () => rand()));
-    const script = String.raw`
-import json, sys, warnings
-import numpy as np
-def db_statistics(per_frame_values):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        M = np.nanmean(per_frame_values)
-        O = np.nanmean(per_frame_values > 0.5)
-    N_bins = 4
-    ids = np.round(np.linspace(1, len(per_frame_values), N_bins + 1) + 1e-10) - 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        ids = ids.astype(np.uint8)
-    D_bins = [per_frame_values[ids[i]:ids[i + 1] + 1] for i in range(0, 4)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        D = np.nanmean(D_bins[0]) - np.nanmean(D_bins[3])
-    return M, O, D
-cases = json.load(sys.stdin)
-out = []
-for c in cases:
-    a = np.array(c, dtype=np.float64)
-    M, O, D = db_statistics(a)
-    out.append([repr(float(M)), repr(float(O)), repr(float(D)), repr(float(np.mean(a)))])
-ids = [[int(x) for x in (np.round(np.linspace(1, n, 5) + 1e-10) - 1).astype(np.uint8)] for n in range(1, 1100)]
-print(json.dumps({"stats": out, "ids": ids}))
-`;
-    const reply = JSON.parse(execFileSync(python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" })) as {
+    const script = testPython("davis-metrics-db-statistics.py");
+    const reply = JSON.parse(execFileSync(python, [script], { input: JSON.stringify(cases), encoding: "utf8" })) as {
       stats: string[][];
       ids: number[][];
     };

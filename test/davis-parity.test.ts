@@ -9,9 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evaluateDavis } from "../dist/index.js";
-import { dataRoot, repoRoot, tempDir } from "./helpers.js";
+import { repoRoot, tempDir, dataPath } from "./helpers.js";
 
-const mini = join(dataRoot, "davis-mini");
+const mini = dataPath("davis-mini");
 const davisRoot = join(mini, "DAVIS");
 const methods = ["dilate3", "shift-drop", "swap-noise"];
 const cli = join(repoRoot, "dist", "cli.js");

@@ -8,9 +8,9 @@ import { describe, expect, it } from "vitest";
 import { davisObjectIds, decodeDavisMask, frameIdOf, openDavis, readDavisMask } from "../dist/index.js";
 import { encodeLabelPng, writeLabelPng } from "../dist/io/png.js";
 import { davisPalette } from "../dist/io/palette.js";
-import { dataRoot, tempDir } from "./helpers.js";
+import { tempDir, dataPath } from "./helpers.js";
 
-const davis = join(dataRoot, "davis-mini", "DAVIS");
+const davis = dataPath("davis-mini", "DAVIS");
 
 describe("DAVIS reader", () => {
   it("lists the set's sequences in ImageSets order with sorted frames", async () => {

@@ -1,5 +1,5 @@
 /**
- * The detector annotator's matching and composition rules (FACTS §6.3-6.4), on hand-made label maps
+ * The detector annotator's matching and composition rules (docs/detection.md, "The study's procedure"), on hand-made label maps
  * and on small scripted "fake detectors" (TorchScript modules returning fixed boxes/scores with
  * rectangular soft masks), so every edge case is controlled: ties, overlaps, several GT objects taking
  * the same detection, the study's candidate floor, no detection at all.
@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModule, type Module } from "../dist/index.js";
+import { labelIds, loadModule, type Module } from "../dist/index.js";
 import {
   boxDistance,
   candidateCount,
@@ -17,12 +17,11 @@ import {
   gtBox,
   imageTensor,
   matchBoxes,
-  objectIds,
   type Box,
 } from "../dist/annotators/detector.js";
 import type { LabelMap } from "../dist/io/png.js";
 import type { RgbImage } from "../dist/io/image.js";
-import { python, tempDir } from "./helpers.js";
+import { python, tempDir, testPython } from "./helpers.js";
 
 /** A W x H label map with rectangles [x0,y0,x1,y1) painted in order. */
 function labelMap(width: number, height: number, rects: Array<[number, Box]>): LabelMap {
@@ -54,8 +53,8 @@ describe("GT boxes", () => {
   });
 
   it("object ids are the sorted non-zero labels present", () => {
-    expect(objectIds(labelMap(6, 6, [[3, [0, 0, 2, 2]], [1, [3, 3, 5, 5]]]))).toEqual([1, 3]);
-    expect(objectIds(labelMap(4, 4, []))).toEqual([]);
+    expect(labelIds(labelMap(6, 6, [[3, [0, 0, 2, 2]], [1, [3, 3, 5, 5]]]).data, { void: null })).toEqual([1, 3]);
+    expect(labelIds(labelMap(4, 4, []).data, { void: null })).toEqual([]);
   });
 });
 
@@ -96,41 +95,19 @@ describe("composition", () => {
     expect(() => composeLabelMap([new Uint8Array(3)], [1], 2, 2)).toThrow(/3 pixels/);
   });
 
-  it("image tensors are [3,H,W] in [0,1], RGB or BGR", () => {
+  it("image tensors are the RGB bytes as uint8 [H,W,3] (the archive converts them)", () => {
     const image: RgbImage = { data: new Uint8Array([255, 0, 51, 0, 102, 0]), width: 2, height: 1 };
-    const rgb = imageTensor(image, "rgb");
-    expect(rgb.shape).toEqual([3, 1, 2]);
-    expect(Array.from(rgb.toTypedArray() as Float32Array)).toEqual([1, 0, 0, 0.4, 0.2, 0].map(Math.fround));
-    const bgr = imageTensor(image, "bgr");
-    expect(Array.from(bgr.toTypedArray() as Float32Array)).toEqual([0.2, 0, 0, 0.4, 1, 0].map(Math.fround));
+    const rgb = imageTensor(image);
+    expect(rgb.shape).toEqual([1, 2, 3]);
+    expect(rgb.dtype).toBe("uint8");
+    expect(Array.from(rgb.toTypedArray() as Uint8Array)).toEqual([255, 0, 51, 0, 102, 0]);
     rgb.dispose();
-    bgr.dispose();
+    expect(() => imageTensor({ data: new Uint8Array(5), width: 2, height: 1 })).toThrow(/image.data has 5 bytes, expected 2x1x3 = 6/);
   });
 });
 
 // Fake detectors: fixed detections, soft masks 0.9 inside the box and 0.1 outside.
-const fakeScript = String.raw`
-import json, sys, torch
-from typing import Dict
-class Fake(torch.nn.Module):
-    def __init__(self, boxes, scores):
-        super().__init__()
-        self.register_buffer("boxes", torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
-        self.register_buffer("scores", torch.tensor(scores, dtype=torch.float32))
-    def forward(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
-        h, w = image.shape[1], image.shape[2]
-        n = self.boxes.shape[0]
-        ys = torch.arange(h, dtype=torch.float32).view(1, h, 1) + 0.5
-        xs = torch.arange(w, dtype=torch.float32).view(1, 1, w) + 0.5
-        b = self.boxes
-        inside = (xs >= b[:, 0].view(n, 1, 1)) & (xs < b[:, 2].view(n, 1, 1)) & (ys >= b[:, 1].view(n, 1, 1)) & (ys < b[:, 3].view(n, 1, 1))
-        masks = torch.where(inside, 0.9, 0.1).view(n, 1, h, w)
-        return {"boxes": b.clone(), "scores": self.scores.clone(), "labels": torch.ones(n, dtype=torch.int64), "masks": masks}
-out = sys.argv[1]
-for name, spec in json.loads(sys.argv[2]).items():
-    torch.jit.save(torch.jit.script(Fake(spec["boxes"], spec["scores"])), out + "/" + name + ".pt",
-                   _extra_files={"metadata.json": json.dumps({"model": spec.get("model", "maskrcnn"), "kind": "detector"})})
-`;
+const fakeScript = testPython("detection-annotate-fake-detectors.py");
 
 const W = 40;
 const H = 30;
@@ -155,8 +132,7 @@ const modules: Record<string, Module> = {};
 
 beforeAll(async () => {
   dir = tempDir("stcn-fakedet-");
-  writeFileSync(join(dir, "fake.py"), fakeScript);
-  execFileSync(python, [join(dir, "fake.py"), dir, JSON.stringify(fakes)], { encoding: "utf8", timeout: 300_000 });
+  execFileSync(python, [fakeScript, dir, JSON.stringify(fakes)], { encoding: "utf8", timeout: 300_000 });
   for (const name of Object.keys(fakes)) modules[name] = await loadModule(join(dir, `${name}.pt`));
 });
 afterAll(() => {

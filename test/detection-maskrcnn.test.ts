@@ -12,38 +12,17 @@ import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, runExporter, setNumThreads, type Module } from "../dist/index.js";
-import { detectorAnnotator, runDetectorAnnotate, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
+import { detectorAnnotator, detectorAnnotateFile, gtBox, boxDistance, type DetectorOutput } from "../dist/annotators/detector.js";
 import { readRgb, type RgbImage } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, python, recordDrift, repoRoot, tempDir } from "./helpers.js";
+import { python, repoRoot, tempDir, testPython, dataPath, recordDrift } from "./helpers.js";
 
-const judo = join(dataRoot, "davis-judo");
+const judo = dataPath("davis-judo");
 const frame0 = join(judo, "JPEGImages/480p/judo/00000.jpg");
 const gt0 = join(judo, "Annotations/480p/judo/00000.png");
 const exportArgs = ["--random-init", "--seed", "3", "--min-size", "320", "--max-size", "600", "--detections-per-img", "30"];
 
-const reference = String.raw`
-import json, sys, torch
-sys.path.insert(0, sys.argv[1] + "/torchscript")
-import maskrcnn
-torch.set_num_threads(1)
-out, w, h = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-args = maskrcnn.parser().parse_args(sys.argv[5:] + ["--out", out + "/unused.pt"])
-eager = maskrcnn.make(args)
-# The archive holds exactly these weights.
-scripted = torch.jit.load(out + "/m.pt")
-se, ss = eager.state_dict(), scripted.state_dict()
-assert set(se) == set(ss), "state_dict keys differ"
-assert all(torch.equal(se[k], ss[k]) for k in se), "weights differ"
-rgb = torch.frombuffer(bytearray(open(out + "/frame.rgb", "rb").read()), dtype=torch.uint8).reshape(h, w, 3)
-# contiguous like the addon's input: a permuted (strided) image takes another resize code path
-image = (rgb.permute(2, 0, 1).float() / 255).contiguous()
-with torch.no_grad():
-    d = eager(image)
-for k in ("boxes", "scores", "masks"):
-    d[k].contiguous().numpy().astype("float32").tofile(out + "/ref_" + k + ".f32")
-json.dump({"threads": torch.get_num_threads(), "count": int(d["scores"].numel()), "labels": d["labels"].tolist(), "masks_shape": list(d["masks"].shape)}, open(out + "/ref.json", "w"))
-`;
+const reference = testPython("detection-maskrcnn-reference.py");
 
 let dir: string;
 let module: Module;
@@ -66,8 +45,7 @@ beforeAll(async () => {
   });
   image = await readRgb(frame0);
   writeFileSync(join(dir, "frame.rgb"), image.data);
-  writeFileSync(join(dir, "reference.py"), reference);
-  execFileSync(python, [join(dir, "reference.py"), repoRoot, dir, String(image.width), String(image.height), ...exportArgs], {
+  execFileSync(python, [reference, repoRoot, dir, String(image.width), String(image.height), ...exportArgs], {
     encoding: "utf8",
     timeout: 600_000,
   });
@@ -123,7 +101,7 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
 
   it("stcn annotate body: GT objects take their box-nearest detection, written as a label PNG", async () => {
     const out = join(dir, "first.png");
-    const result = await runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: join(judo, "JPEGImages/480p/judo"), gtMask: gt0, out, json: true });
+    const result = await detectorAnnotateFile({ method: "maskrcnn", model: join(dir, "m.pt"), frames: join(judo, "JPEGImages/480p/judo"), gtMask: gt0, out });
     const gt = await readLabelPng(gt0);
     expect(result.objects.map((o) => o.id)).toEqual([1, 2]);
     for (const o of result.objects) {
@@ -153,7 +131,7 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
   it("--no-gt keeps every detection above the score as its own object, in score order", async () => {
     const out = join(dir, "nogt.png");
     const floor = ours.scores[Math.min(4, ours.count - 1)]!;
-    const result = await runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, noGt: true, scoreThreshold: floor, out, json: true });
+    const result = await detectorAnnotateFile({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, noGt: true, scoreThreshold: floor, out });
     const expected = Array.from(ours.scores).filter((s) => s >= floor).length;
     expect(result.objects.length).toBe(expected);
     expect(result.objects.map((o) => o.detection)).toEqual([...Array(expected).keys()]);
@@ -162,9 +140,9 @@ describe("Mask R-CNN TorchScript through the addon == Python eager (torchvision 
 
   it("a model/method mismatch and a missing GT are refused clearly", async () => {
     await expect(
-      runDetectorAnnotate({ method: "pointrend", model: join(dir, "m.pt"), frames: frame0, gtMask: gt0, out: join(dir, "x.png") }),
+      detectorAnnotateFile({ method: "pointrend", model: join(dir, "m.pt"), frames: frame0, gtMask: gt0, out: join(dir, "x.png") }),
     ).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT", message: expect.stringContaining("holds a maskrcnn model") });
-    await expect(runDetectorAnnotate({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, out: join(dir, "x.png") })).rejects.toMatchObject({
+    await expect(detectorAnnotateFile({ method: "maskrcnn", model: join(dir, "m.pt"), frames: frame0, out: join(dir, "x.png") })).rejects.toMatchObject({
       code: "ERR_STCN_ARGUMENT",
     });
   }, 300_000);
@@ -177,7 +155,7 @@ describe("stcn export maskrcnn refuses bad checkpoints", () => {
       code: "ERR_STCN_INPUT",
       message: expect.stringContaining("checkpoint not found"),
     });
-    execFileSync(python, ["-c", `import torch; torch.save({"backbone.body.conv1.weight": torch.zeros(64, 3, 7, 7), "extra.weight": torch.zeros(1)}, "${join(d, "bad.pth")}")`]);
+    execFileSync(python, [testPython("detection-maskrcnn-bad-checkpoint.py"), join(d, "bad.pth")]);
     await expect(runExporter("maskrcnn", { checkpoint: join(d, "bad.pth"), out: join(d, "m.pt") }, { stdio: "pipe" })).rejects.toMatchObject({
       code: "ERR_STCN_INPUT",
       message: expect.stringMatching(/missing .*1 unexpected \(e.g. \['extra.weight'\]\)/s),

@@ -1,13 +1,28 @@
 /** Shared test helpers: temp dirs, the Python used for exports, the shared data folder. */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-/** Real frames, masks and reference outputs (read-only, never copied into the repo). */
-export const dataRoot = resolve(repoRoot, "..", "shared", "data");
+/** Real frames, masks and reference outputs (read-only, never copied into the repo). STCN_TEST_DATA overrides. */
+export const dataRoot = resolve(process.env.STCN_TEST_DATA ?? resolve(repoRoot, "..", "shared", "data"));
+
+/**
+ * A path under {@link dataRoot}; throws one clear line when it is missing (the shared test data is not
+ * part of the repository: it lives beside the checkout in ../shared/data, or where STCN_TEST_DATA says).
+ */
+export function dataPath(...parts: string[]): string {
+  const path = join(dataRoot, ...parts);
+  if (!existsSync(path)) {
+    throw new Error(
+      `test data missing: ${path}. These tests read real frames and reference outputs from ${dataRoot} ` +
+        "(not in the repository; see its README files), or from the folder STCN_TEST_DATA names.",
+    );
+  }
+  return path;
+}
 /** The interpreter with torch (Debian's python3-torch). */
 export const python = process.env.STCN_PYTHON ?? "/usr/bin/python3";
 
@@ -31,10 +46,15 @@ export function exportTestModules(): string {
   return dir;
 }
 
+/** The path of a Python script of test/python/ (reference computations, fixtures). */
+export function testPython(name: string): string {
+  return join(repoRoot, "test", "python", name);
+}
+
 /**
  * Records a measured float difference beside the bound a test asserts. With `STCN_DRIFT_LOG=FILE`,
  * appends one JSON line `{ name, value, bound, isa }` to FILE; otherwise does nothing. The tolerance
- * audit (`node test/drift-report.mjs`) runs the parity group at the native ISA and capped at AVX2
+ * audit (`npm run test:audit`) runs the parity group at the native ISA and capped at AVX2
  * with this set, and prints the worst value of every bound (docs/testing.md holds the table).
  */
 export function recordDrift(name: string, value: number, bound: number): void {

@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, Tensor, type Module } from "../dist/index.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { lost, lostCrf, LOST_CRF_DEFAULTS, runLostAnnotate } from "../dist/annotators/lost.js";
+import { lost, lostCrf, LOST_CRF_DEFAULTS, lostAnnotateFile } from "../dist/annotators/lost.js";
 import { refineMaskWithCrf, denseCrf, unaryFromLabels } from "../dist/crf.js";
 import { encodeRgb, readRgb, type RgbImage } from "../dist/io/image.js";
-import { dataRoot, exportTestModules, python, recordDrift, repoRoot, runPython, tempDir } from "./helpers.js";
+import { exportTestModules, python, runPython, tempDir, testPython, dataPath, recordDrift } from "./helpers.js";
 
-const judo = join(dataRoot, "clips", "judo", "frames");
+const judo = dataPath("clips", "judo", "frames");
 let dir: string;
 let modelPath: string;
 let model: Module;
@@ -81,7 +81,7 @@ beforeAll(async () => {
     ["lost", join(dir, "gram.f32"), "30", "54", "480", "854", "100", "16", join(dir, "ref-lost")],
   ];
   writeFileSync(join(dir, "jobs.json"), JSON.stringify(jobs));
-  execFileSync(python, [join(repoRoot, "test", "lost-reference.py"), join(dir, "jobs.json")], { encoding: "utf8", timeout: 600_000 });
+  execFileSync(python, [testPython("lost-reference.py"), join(dir, "jobs.json")], { encoding: "utf8", timeout: 600_000 });
 });
 afterAll(() => {
   model?.dispose();
@@ -227,12 +227,12 @@ describe("lostCrf (LOST + dense CRF, the study's first-frame masks)", () => {
   });
 });
 
-describe("runLostAnnotate (stcn annotate --method lost)", () => {
+describe("lostAnnotateFile (stcn annotate --method lost)", () => {
   it("writes a DAVIS palette PNG of the first frame (sorted order) with object ids 1..N", async () => {
     const { folder, first } = await smallFrames();
     const direct = await lost(model, first);
     const out1 = join(dir, "ann", "first.png");
-    await runLostAnnotate({ method: "lost", model: modelPath, frames: folder, out: out1 });
+    await lostAnnotateFile({ method: "lost", model: modelPath, frames: folder, out: out1 });
     const png = await readLabelPng(out1);
     expect([png.width, png.height]).toEqual([250, 170]);
     expect(png.palette?.[1]).toEqual([128, 0, 0]);
@@ -240,7 +240,7 @@ describe("runLostAnnotate (stcn annotate --method lost)", () => {
     expect(new Set(png.data)).toEqual(new Set([0, 1]));
 
     const out3 = join(dir, "ann", "three.png");
-    await runLostAnnotate({ method: "lost", model: modelPath, frames: join(folder, "a.png"), out: out3, objects: 3, json: true });
+    await lostAnnotateFile({ method: "lost", model: modelPath, frames: join(folder, "a.png"), out: out3, objects: 3 });
     const three = await readLabelPng(out3);
     const seen = new Set(three.data);
     expect([...seen].every((v) => v <= 3)).toBe(true);
@@ -254,7 +254,7 @@ describe("runLostAnnotate (stcn annotate --method lost)", () => {
   it("--method lost-crf writes the CRF-refined mask", async () => {
     const { folder, first } = await smallFrames();
     const out = join(dir, "ann", "crf.png");
-    await runLostAnnotate({ method: "lost-crf", model: modelPath, frames: folder, out });
+    await lostAnnotateFile({ method: "lost-crf", model: modelPath, frames: folder, out });
     const png = await readLabelPng(out);
     const refined = await lostCrf(model, first);
     expect(Buffer.from(png.data).equals(Buffer.from(refined.labels))).toBe(true);
@@ -263,14 +263,14 @@ describe("runLostAnnotate (stcn annotate --method lost)", () => {
   it("clear errors: empty frames folder, missing model, lost-crf without a CRF, wrong method", async () => {
     const empty = join(dir, "empty");
     mkdirSync(empty, { recursive: true });
-    await expect(runLostAnnotate({ method: "lost", model: modelPath, frames: empty, out: join(dir, "x.png") })).rejects.toMatchObject({
+    await expect(lostAnnotateFile({ method: "lost", model: modelPath, frames: empty, out: join(dir, "x.png") })).rejects.toMatchObject({
       code: "ERR_STCN_INPUT",
       message: expect.stringContaining(empty),
     });
-    await expect(runLostAnnotate({ method: "lost", model: join(dir, "nope.pt"), frames: judo, out: join(dir, "x.png") })).rejects.toMatchObject({
+    await expect(lostAnnotateFile({ method: "lost", model: join(dir, "nope.pt"), frames: judo, out: join(dir, "x.png") })).rejects.toMatchObject({
       code: "ERR_STCN_MODEL_NOT_FOUND",
     });
-    await expect(runLostAnnotate({ method: "maskrcnn" as "lost", model: modelPath, frames: judo, out: join(dir, "x.png") })).rejects.toMatchObject({
+    await expect(lostAnnotateFile({ method: "maskrcnn" as "lost", model: modelPath, frames: judo, out: join(dir, "x.png") })).rejects.toMatchObject({
       code: "ERR_STCN_ARGUMENT",
     });
   });

@@ -7,61 +7,19 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { python, repoRoot, tempDir } from "./helpers.js";
+import { python, repoRoot, tempDir, testPython } from "./helpers.js";
 
 let dir: string;
 
 /**
- * Writes checkpoints with the official DINO ViT state_dict layout (FACTS §4: cls_token (1,1,D),
+ * Writes checkpoints with the official DINO ViT state_dict layout (torchscript/dino.py: cls_token (1,1,D),
  * pos_embed (1,197,D), patch_embed.proj, blocks.0..11.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1,
  * mlp.fc2}.{weight,bias}, norm; head = Identity has no keys) filled with seeded random values.
  */
-const MAKE_CHECKPOINTS = String.raw`
-import sys, torch
-out = sys.argv[1]
-def official(dim, patch=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    r = lambda *s: torch.randn(*s, generator=g) * 0.02
-    sd = {"cls_token": r(1, 1, dim), "pos_embed": r(1, (224 // patch) ** 2 + 1, dim),
-          "patch_embed.proj.weight": r(dim, 3, patch, patch), "patch_embed.proj.bias": r(dim)}
-    for i in range(12):
-        p = f"blocks.{i}."
-        sd[p + "norm1.weight"] = 1 + r(dim); sd[p + "norm1.bias"] = r(dim)
-        sd[p + "attn.qkv.weight"] = r(3 * dim, dim); sd[p + "attn.qkv.bias"] = r(3 * dim)
-        sd[p + "attn.proj.weight"] = r(dim, dim); sd[p + "attn.proj.bias"] = r(dim)
-        sd[p + "norm2.weight"] = 1 + r(dim); sd[p + "norm2.bias"] = r(dim)
-        sd[p + "mlp.fc1.weight"] = r(4 * dim, dim); sd[p + "mlp.fc1.bias"] = r(4 * dim)
-        sd[p + "mlp.fc2.weight"] = r(dim, 4 * dim); sd[p + "mlp.fc2.bias"] = r(dim)
-    sd["norm.weight"] = 1 + r(dim); sd["norm.bias"] = r(dim)
-    return sd
-base = official(768, seed=1)
-torch.save(base, f"{out}/vitb16.pth")
-small = official(384, seed=2)
-torch.save(small, f"{out}/vits16.pth")
-# DINO's training-checkpoint layout: {"teacher": {"backbone.<key>": ..., "head.<...>": ...}, ...}
-teacher = {"backbone." + k: v for k, v in small.items()}
-teacher["head.mlp.0.weight"] = torch.zeros(8, 384); teacher["head.last_layer.weight_g"] = torch.ones(1, 8)
-torch.save({"teacher": teacher, "student": {}, "epoch": 100}, f"{out}/full.pth")
-bad = dict(small)
-bad["blocks.3.attn.qkv.weight_renamed"] = bad.pop("blocks.3.attn.qkv.weight")
-bad["extra.thing"] = torch.zeros(1)
-bad["norm.bias"] = torch.zeros(385)
-torch.save(bad, f"{out}/bad.pth")
-print(len(base))
-`;
+const MAKE_CHECKPOINTS = testPython("lost-export-make-checkpoints.py");
 
 /** Compares an export's parameters with a checkpoint, key by key (exact). */
-const COMPARE = String.raw`
-import sys, json, torch
-extra = {"metadata.json": ""}
-m = torch.jit.load(sys.argv[1], map_location="cpu", _extra_files=extra)
-sd = torch.load(sys.argv[2])
-if "teacher" in sd:
-    sd = {k[len("backbone."):]: v for k, v in sd["teacher"].items() if k.startswith("backbone.")}
-got = m.state_dict()
-same = sorted(got.keys()) == sorted(sd.keys()) and all(torch.equal(got[k], sd[k]) for k in sd)
-print(json.dumps({"same": same, "keys": len(got), "meta": json.loads(extra["metadata.json"])}))
-`;
+const COMPARE = testPython("lost-export-compare.py");
 
 function exportDino(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(python, [join(repoRoot, "torchscript", "export_dino.py"), ...args], { encoding: "utf8", timeout: 600_000 });
@@ -69,7 +27,7 @@ function exportDino(args: string[]): { status: number | null; stdout: string; st
 }
 
 function compare(model: string, checkpoint: string): { same: boolean; keys: number; meta: Record<string, unknown> } {
-  return JSON.parse(execFileSync(python, ["-c", COMPARE, model, checkpoint], { encoding: "utf8", timeout: 600_000 })) as {
+  return JSON.parse(execFileSync(python, [COMPARE, model, checkpoint], { encoding: "utf8", timeout: 600_000 })) as {
     same: boolean;
     keys: number;
     meta: Record<string, unknown>;
@@ -78,7 +36,7 @@ function compare(model: string, checkpoint: string): { same: boolean; keys: numb
 
 beforeAll(() => {
   dir = tempDir("stcn-dino-export-");
-  expect(execFileSync(python, ["-c", MAKE_CHECKPOINTS, dir], { encoding: "utf8", timeout: 600_000 }).trim()).toBe("150");
+  expect(execFileSync(python, [MAKE_CHECKPOINTS, dir], { encoding: "utf8", timeout: 600_000 }).trim()).toBe("150");
 });
 
 afterAll(() => {

@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lostGraph, upsampleNearest } from "../dist/annotators/lost-graph.js";
-import { python, tempDir } from "./helpers.js";
+import { python, tempDir, testPython } from "./helpers.js";
 
 type Vec = readonly number[];
 
@@ -220,14 +220,8 @@ describe("upsampleNearest", () => {
       for (let k = 0; k < grid.length; k++) grid[k] = (k * 7919) % 5;
       writeFileSync(join(dir, `g${i}.u8`), grid);
     });
-    const script = [
-      "import sys, json, numpy as np, torch, torch.nn.functional as F",
-      "cases = json.loads(sys.argv[1]); d = sys.argv[2]",
-      "for i, (r, c, h, w) in enumerate(cases):",
-      "    g = torch.from_numpy(np.fromfile(f'{d}/g{i}.u8', dtype=np.uint8).astype(np.float32).reshape(1, 1, r, c))",
-      "    F.interpolate(g, size=(h, w), mode='nearest-exact')[0, 0].numpy().astype(np.uint8).tofile(f'{d}/o{i}.u8')",
-    ].join("\n");
-    execFileSync(python, ["-c", script, JSON.stringify(cases), dir]);
+    const script = testPython("lost-graph-nearest-exact.py");
+    execFileSync(python, [script, JSON.stringify(cases), dir]);
     cases.forEach(([rows, cols, h, w], i) => {
       const grid = new Uint8Array(readFileSync(join(dir, `g${i}.u8`)));
       const expected = new Uint8Array(readFileSync(join(dir, `o${i}.u8`)));
@@ -241,10 +235,10 @@ describe("upsampleNearest", () => {
   });
 });
 
-describe("lostAnnotateOptions (yargs)", () => {
+describe("stcn annotate options (yargs, ts/cli/annotate.ts)", () => {
   it("parses the command line with the study's defaults", async () => {
     const { default: yargs } = await import("yargs");
-    const { lostAnnotateOptions } = await import("../dist/annotators/lost.js");
+    const { annotateOptions: lostAnnotateOptions } = await import("../dist/cli/annotate.js");
     const argv = await yargs(["--method", "lost-crf", "--model", "m.pt", "--frames", "f", "--out", "o.png", "--k-patches", "50"])
       .options(lostAnnotateOptions)
       .strict()
@@ -252,7 +246,7 @@ describe("lostAnnotateOptions (yargs)", () => {
     expect(argv).toMatchObject({ method: "lost-crf", model: "m.pt", frames: "f", out: "o.png", kPatches: 50, objects: 1, feature: "k", device: "cpu" });
     expect(argv).toMatchObject({ gtProb: 10 / 11, crfIterations: 10, sxyGaussian: 3, compatGaussian: 3, sxyBilateral: 40, srgb: 13, compatBilateral: 10 });
     expect(() =>
-      yargs(["--method", "maskrcnn"])
+      yargs(["--method", "lost-crf-x", "--model", "m.pt", "--frames", "f", "--out", "o.png"])
         .options(lostAnnotateOptions)
         .exitProcess(false)
         .fail((msg) => {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getNumThreads, loadModule, native, setNumThreads, Tensor, type Module } from "../dist/index.js";
+import { getNumThreads, loadModule, setNumThreads, Tensor, type Module } from "../dist/index.js";
+import { native } from "../dist/native.js";
 import { exportTestModules } from "./helpers.js";
 
 let dir: string;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readLabelPng } from "../dist/index.js";
 import { reproduceDavis } from "../dist/reproduce.js";
-import { dataRoot, runPython, tempDir } from "./helpers.js";
+import { runPython, tempDir, dataPath } from "./helpers.js";
 
 describe("stcn reproduce (library)", () => {
   it("annotates, propagates and scores every method on a DAVIS root, writing results and the table", async () => {
@@ -12,8 +12,8 @@ describe("stcn reproduce (library)", () => {
     runPython("export_dino.py", ["--arch", "vit_small", "--random-init", "--seed", "3", "--out", join(dir, "dino.pt")]);
     // Random-weight Mask R-CNN at a small internal size (random class scores are ~0.6-0.8 here, so
     // detections exist; the detector test checks that separately).
-    runPython("maskrcnn.py", ["--random-init", "--seed", "3", "--min-size", "320", "--max-size", "600", "--detections-per-img", "30", "--out", join(dir, "maskrcnn.pt")]);
-    const davisRoot = join(dataRoot, "davis-judo");
+    runPython("export_maskrcnn.py", ["--random-init", "--seed", "3", "--min-size", "320", "--max-size", "600", "--detections-per-img", "30", "--out", join(dir, "maskrcnn.pt")]);
+    const davisRoot = dataPath("davis-judo");
     const out = join(dir, "out");
     const result = await reproduceDavis({
       davisRoot,
@@ -54,7 +54,7 @@ describe("stcn reproduce (library)", () => {
 
   it("refuses a method whose model is missing, naming the flag", async () => {
     await expect(
-      reproduceDavis({ davisRoot: join(dataRoot, "davis-judo"), stcn: "x.pt", methods: ["gt", "maskrcnn"], out: tempDir() }),
+      reproduceDavis({ davisRoot: dataPath("davis-judo"), stcn: "x.pt", methods: ["gt", "maskrcnn"], out: tempDir() }),
     ).rejects.toMatchObject({ code: "ERR_STCN_ARGUMENT", message: expect.stringContaining("--maskrcnn") });
   });
 });

@@ -14,19 +14,9 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { python, repoRoot, runPython } from "./helpers.js";
+import { python, repoRoot, runPython, testPython } from "./helpers.js";
 
-const TEMPER = `
-import sys, torch
-sd = torch.load(sys.argv[1])
-sd["value_encoder.conv1.weight"][:, 3:5] *= 100.0          # own mask / other masks channels
-for n in ("value_encoder.fuser.block1.conv1.weight", "value_encoder.fuser.block1.downsample.weight"):
-    sd[n][:, :256] *= 20.0                                  # value features
-    sd[n][:, 256:] *= 0.1                                   # key f16 (image only)
-for n in ("decoder.compress.conv1.weight", "decoder.compress.downsample.weight"):
-    sd[n][:, 512:] *= 0.1                                   # query f16_thin (image only)
-torch.save(sd, sys.argv[2])
-`;
+const TEMPER = testPython("stcn-fixtures-temper.py");
 
 /** Exports a tempered seeded random STCN archive to `<dir>/stcn.pt` and returns its path. */
 export function exportTemperedStcn(dir: string, seed = 0): string {
@@ -34,7 +24,7 @@ export function exportTemperedStcn(dir: string, seed = 0): string {
   const tempered = join(dir, "tempered.pth");
   const out = join(dir, "stcn.pt");
   runPython("export_stcn.py", ["--random-init", "--seed", String(seed), "--state-dict-out", raw]);
-  execFileSync(python, ["-c", TEMPER, raw, tempered], { encoding: "utf8", timeout: 300_000 });
+  execFileSync(python, [TEMPER, raw, tempered], { encoding: "utf8", timeout: 300_000 });
   runPython("export_stcn.py", ["--checkpoint", tempered, "--out", out]);
   return out;
 }

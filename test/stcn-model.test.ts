@@ -12,14 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModule, Tensor, type Module } from "../dist/index.js";
 import { readRgb } from "../dist/io/image.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, python, recordDrift, repoRoot, runPython, tempDir } from "./helpers.js";
+import { python, repoRoot, runPython, tempDir, testPython, dataPath, recordDrift } from "./helpers.js";
 
 const torchscriptDir = join(repoRoot, "torchscript");
 
-/** Runs a Python snippet with torchscript/ on sys.path; returns stdout. */
-function py(code: string, args: string[] = []): string {
-  const prelude = `import sys; sys.path.insert(0, ${JSON.stringify(torchscriptDir)})\n`;
-  return execFileSync(python, ["-c", prelude + code, ...args], {
+/** Runs a script of test/python/ with torchscript/ on the module path; returns stdout. */
+function py(script: string, args: string[] = []): string {
+  return execFileSync(python, [testPython(script), ...args], {
+    env: { ...process.env, PYTHONPATH: torchscriptDir },
     encoding: "utf8",
     timeout: 300_000,
     maxBuffer: 64 * 1024 * 1024,
@@ -59,12 +59,7 @@ describe("official checkpoint layout", () => {
   it("has the 405 official keys with the official shapes and bias placement", () => {
     const info = JSON.parse(
       py(
-        `import json, torch
-sd = torch.load(sys.argv[1], map_location="cpu")
-learn = sum(v.numel() for k, v in sd.items() if not (k.endswith("running_mean") or k.endswith("running_var") or k.endswith("num_batches_tracked")))
-ke_bias = [k for k in sd if k.startswith("key_encoder.") and "conv" in k and k.endswith(".bias")]
-print(json.dumps({"n": len(sd), "learn": learn, "ke_bias": ke_bias,
-  "shapes": {k: list(v.shape) for k, v in sd.items()}}))`,
+        "stcn-model-official-layout.py",
         [join(dir, "official.pth")],
       ),
     ) as { n: number; learn: number; ke_bias: string[]; shapes: Record<string, number[]> };
@@ -102,9 +97,7 @@ print(json.dumps({"n": len(sd), "learn": learn, "ke_bias": ke_bias,
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const same = py(
-      `import torch
-a = torch.load(sys.argv[1], map_location="cpu"); b = torch.jit.load(sys.argv[2]).state_dict()
-print(list(a.keys()) == list(b.keys()) and all(torch.equal(a[k], b[k]) for k in a))`,
+      "stcn-model-export-same-weights.py",
       [join(dir, "official.pth"), out],
     ).trim();
     expect(same).toBe("True");
@@ -127,12 +120,7 @@ print(list(a.keys()) == list(b.keys()) and all(torch.equal(a[k], b[k]) for k in 
   it("refuses a checkpoint with a missing key, an unexpected key and a wrong shape, naming them (exit 2)", () => {
     const bad = join(dir, "bad.pth");
     py(
-      `import torch
-sd = torch.load(sys.argv[1], map_location="cpu")
-del sd["decoder.pred.bias"]
-sd["key_comp.weight"] = torch.zeros(512, 1000, 3, 3)
-sd["memory.extra"] = torch.zeros(3)
-torch.save(sd, sys.argv[2])`,
+      "stcn-model-bad-checkpoints.py",
       [join(dir, "official.pth"), bad],
     );
     const r = exporter(["--checkpoint", bad, "--out", join(dir, "bad.pt")]);
@@ -157,17 +145,7 @@ torch.save(sd, sys.argv[2])`,
     const s0 = join(dir, "stage0.pth");
     // Storages tagged "cuda:0" as a GPU-saved checkpoint has them (plain torch.load fails on a CPU host).
     py(
-      `import torch, torch.serialization as ser
-sd = torch.load(sys.argv[1], map_location="cpu")
-sd["value_encoder.conv1.weight"] = sd["value_encoder.conv1.weight"][:, :4].clone()
-ser.location_tag = lambda storage: "cuda:0"
-torch.save({"module." + k: v for k, v in sd.items()}, sys.argv[2])
-if not torch.cuda.is_available():
-    try:
-        torch.load(sys.argv[2])
-        raise SystemExit("expected a CUDA-tagged checkpoint")
-    except RuntimeError as e:
-        assert "CUDA" in str(e), e`,
+      "stcn-model-stage0-variant.py",
       [join(dir, "official.pth"), s0],
     );
     const out = join(dir, "stage0.pt");
@@ -175,11 +153,7 @@ if not torch.cuda.is_available():
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const check = py(
-      `import torch
-a = torch.load(sys.argv[1], map_location="cpu"); b = torch.jit.load(sys.argv[2]).state_dict()
-w = b["value_encoder.conv1.weight"]
-print(len(b), tuple(w.shape), bool(torch.equal(w[:, :4], a["value_encoder.conv1.weight"][:, :4])), float(w[:, 4].abs().sum()),
-      all(torch.equal(a[k], b[k]) for k in a if k != "value_encoder.conv1.weight"))`,
+      "stcn-model-stage0-same-weights.py",
       [join(dir, "official.pth"), out],
     ).trim();
     expect(check).toBe("405 (64, 5, 7, 7) True 0.0 True");
@@ -193,11 +167,7 @@ print(len(b), tuple(w.shape), bool(torch.equal(w[:, :4], a["value_encoder.conv1.
 
   it("random init is seeded: same seed, same weights; another seed, other weights; key_proj scaled", () => {
     const res = py(
-      `import torch, stcn
-a = torch.load(sys.argv[1]); b = stcn.random_init(7).state_dict(); c = stcn.random_init(8).state_dict()
-torch.manual_seed(7); raw = stcn.STCN().key_proj.key_proj.weight
-print(all(torch.equal(a[k], b[k]) for k in a), any(torch.equal(a[k], c[k]) for k in a if k.endswith("weight") and a[k].dim() > 1),
-      bool(torch.allclose(a["key_proj.key_proj.weight"], raw * 0.08)))`,
+      "stcn-model-random-init-seeded.py",
       [join(dir, "official.pth")],
     ).trim();
     expect(res).toBe("True False True");
@@ -238,28 +208,7 @@ describe("exported methods through the addon equal the eager model", () => {
     io = join(dir, "io");
     // Eager STCN with the archive's state_dict (as reference_stcn.py loads it), seeded inputs.
     py(
-      `import json, os, torch
-import reference_stcn
-out = sys.argv[2]; H, W = int(sys.argv[3]), int(sys.argv[4])
-os.makedirs(out, exist_ok=True)
-model = reference_stcn.load_model(sys.argv[1])
-g = torch.Generator().manual_seed(11)
-frame = torch.randn(1, 3, H, W, generator=g)
-masks = torch.rand(3, 1, H, W, generator=g)
-readout = torch.randn(2, 512, H // 16, W // 16, generator=g) * 20
-tensors = {"frame": frame, "masks3": masks, "readout": readout}
-with torch.inference_mode():
-    k16, f16_thin, f16, f8, f4 = model.encode_key(frame)
-    tensors.update(k16=k16, f16_thin=f16_thin, f16=f16, f8=f8, f4=f4)
-    tensors["value3"] = model.encode_value(frame, f16, masks)
-    tensors["value1"] = model.encode_value(frame, f16, masks[:1])
-    tensors["probs2"] = model.decode(readout, f16_thin, f8, f4)
-    tensors["probs_v"] = model.decode(tensors["value3"], f16_thin, f8, f4)
-shapes = {}
-for k, v in tensors.items():
-    v.contiguous().numpy().astype("<f4").tofile(os.path.join(out, k + ".f32"))
-    shapes[k] = list(v.shape)
-json.dump({"shapes": shapes}, open(os.path.join(out, "shapes.json"), "w"))`,
+      "stcn-model-eager-methods.py",
       [join(dir, "random.pt"), io, String(H), String(W)],
     );
     dumped = JSON.parse(readFileSync(join(io, "shapes.json"), "utf8")) as Dumped;
@@ -356,7 +305,7 @@ function reference(args: string[]): { status: number | null; stdout: string; std
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Soft aggregation (FACTS 1.8) of k object maps of n pixels -> k+1 maps. */
+/** Soft aggregation (docs/stcn-python.md, normative rule 9) of k object maps of n pixels -> k+1 maps. */
 function aggregateJs(p: Float64Array[], n: number): Float64Array[] {
   const out = [new Float64Array(n), ...p.map(() => new Float64Array(n))];
   const clamp = (x: number): number => Math.min(Math.max(x, 1e-7), 1 - 1e-7);
@@ -381,27 +330,8 @@ describe("eager reference loop (reference_stcn.py)", () => {
   beforeAll(() => {
     clips = join(dir, "clips");
     py(
-      `import os
-from PIL import Image
-data, out, W, H = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-def frames(src, n, dst):
-    os.makedirs(dst, exist_ok=True)
-    for i in range(n):
-        Image.open(os.path.join(src, "%05d.jpg" % i)).convert("RGB").resize((W, H), Image.BILINEAR).save(os.path.join(dst, "%05d.png" % i))
-def mask(src, dst, size):
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    m = Image.open(src)
-    r = m.resize(size, Image.NEAREST)
-    r.putpalette(m.getpalette())
-    r.save(dst)
-frames(os.path.join(data, "bike/frames"), 4, os.path.join(out, "bike/frames"))
-mask(os.path.join(data, "bike/masks/00000.png"), os.path.join(out, "bike/masks/00000.png"), (W, H))
-frames(os.path.join(data, "judo/frames"), 8, os.path.join(out, "judo/frames"))
-for name in ("00000.png", "00005.png"):
-    mask(os.path.join(data, "judo/masks", name), os.path.join(out, "judo/masks", name), (W, H))
-mask(os.path.join(data, "judo/masks/00000.png"), os.path.join(out, "judo/masks-odd/00000.png"), (W, H))
-mask(os.path.join(data, "judo/masks/00005.png"), os.path.join(out, "judo/masks-odd/00005.png"), (W - 1, H))`,
-      [join(dataRoot, "clips"), clips, String(W), String(H)],
+      "stcn-model-clip-crops.py",
+      [dataPath("clips"), clips, String(W), String(H)],
     );
   });
 

@@ -21,10 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Stcn, type TrackedFrame, type TrackOptions } from "../dist/index.js";
 import { encodeLabelPng, readLabelPng } from "../dist/io/png.js";
 import { exportTemperedStcn, referenceObjects, referenceProbs, runReference } from "./stcn-fixtures.js";
-import { dataRoot, recordDrift, tempDir } from "./helpers.js";
+import { tempDir, dataPath, recordDrift } from "./helpers.js";
 
-const judo = join(dataRoot, "clips", "judo");
-const bike = join(dataRoot, "clips", "bike");
+const judo = dataPath("clips", "judo");
+const bike = dataPath("clips", "bike");
 const SIZE = 128;
 
 let dir: string;

@@ -11,10 +11,10 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStcnError, segmentFolder, Stcn, type TrackedFrame, type StcnTracker } from "../dist/index.js";
 import { encodeLabelPng, readLabelPng } from "../dist/io/png.js";
-import { dataRoot, recordDrift, repoRoot, runPython, tempDir } from "./helpers.js";
+import { repoRoot, runPython, tempDir, dataPath, recordDrift } from "./helpers.js";
 
-const judo = join(dataRoot, "clips", "judo");
-const bike = join(dataRoot, "clips", "bike");
+const judo = dataPath("clips", "judo");
+const bike = dataPath("clips", "bike");
 const SIZE = 64;
 const cli = join(repoRoot, "dist", "cli.js");
 const name = (i: number): string => String(i).padStart(5, "0");

@@ -4,7 +4,7 @@ Parameter names and shapes are those of the official DINO ``vision_transformer.p
 ``pos_embed``, ``patch_embed.proj.*``, ``blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``,
 ``norm.*``; the classification head is ``Identity`` and has no parameters), so the official
 checkpoints (``dino_deitsmall16_pretrain.pth``, ``dino_vitbase16_pretrain.pth``) load with
-``strict=True``. The architecture follows the facts listed in docs FACTS.md section 4: pre-norm blocks,
+``strict=True``. The architecture is the official one (docs/lost.md, "What is computed, and how it matches the study"): pre-norm blocks,
 LayerNorm eps 1e-6, qkv bias, MLP ratio 4, exact GELU, head dim 64, attention scale 64**-0.5, and the
 positional-embedding interpolation with explicit bicubic *scale factors* ``(rows + 0.1) / g`` and
 ``(cols + 0.1) / g`` (g = sqrt(number of pretraining patches) = 14 for 224 px at /16).
@@ -14,10 +14,10 @@ Extra TorchScript methods (all take one image; batch size 1):
 * ``preprocess(image)``: uint8 RGB ``(H, W, 3)`` (HWC, what an image decoder gives) or float
   ``(3, H, W)`` / ``(1, 3, H, W)`` already scaled to [0, 1] (ToTensor output) -> ImageNet-normalised
   ``(1, 3, Hp, Wp)`` zero-padded *after* normalisation at the bottom and right to multiples of the patch
-  size (LOST's preparation, FACTS 3.2).
+  size (LOST's preparation; docs/lost.md, "What is computed", step 1).
 * ``last_qkv(image)``: queries, keys and values of the last block for the patch tokens (CLS dropped),
   each ``(N, D)`` with N = (Hp/p)*(Wp/p) in row-major grid order, heads concatenated as in the Linear
-  output (FACTS 3.3: keys = columns [D, 2D) of ``blocks[-1].attn.qkv(norm1(x))``).
+  output (keys = columns [D, 2D) of ``blocks[-1].attn.qkv(norm1(x))``; docs/lost.md, "What is computed", step 2).
 * ``features(image, which)``: one of those (``which`` = "k", "q" or "v").
 * ``lost_gram(image, which)``: ``(A, rows, cols)`` with ``A = F @ F.T`` (N x N, float32) of the chosen
   features: LOST's only matrix product, done here on the module's device so only A crosses to Node.

@@ -1,15 +1,11 @@
 """PointRend instance segmentation (R50-FPN Mask R-CNN + PointRend mask head) -> TorchScript detector archive.
 
-Usage:
-  /usr/bin/python3 torchscript/pointrend.py --checkpoint model_final_edd263.pkl --out pointrend.pt
-  /usr/bin/python3 torchscript/pointrend.py --random-init --seed 0 --out pointrend.pt
-  options: --channel-order rgb|bgr --min-size 800 --max-size 1333 --score-thresh 0.01 --nms-thresh 0.5
-           --detections-per-img 100; random-init only: --residual-scale 0.2 (FrozenBN scale of each
-           bottleneck's last conv, keeps random activations finite), --class-bias CLASS=VALUE
+The model; its command line (`stcn export pointrend`) is torchscript/export_pointrend.py, the
+detectron2 checkpoint converter torchscript/detectron2_names.py.
 
 Our own port (no detectron2 dependency) of detectron2 v0.6's
 `projects/PointRend/configs/InstanceSegmentation/pointrend_rcnn_R_50_FPN_3x_coco.yaml` at inference, with
-the study's `MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.01` (FACTS section 6):
+the study's `MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.01` (docs/detection.md, "What the study did"):
 
 * input: detectron2's DefaultPredictor on an HxWx3 float array in [0,255]: ResizeShortestEdge(800, max 1333)
   (float input -> torch bilinear interpolation, align_corners=False), subtract PIXEL_MEAN
@@ -34,7 +30,7 @@ the study's `MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.01` (FACTS section 6):
 
 The archive keeps the contract of our Mask R-CNN archive (torchscript/maskrcnn.py):
 
-  forward(image: Tensor[3,H,W] float32 RGB in [0,1]) -> Dict[str, Tensor] with
+  forward(image: Tensor[H,W,3] uint8 RGB) -> Dict[str, Tensor] with
     boxes [N,4] float32 (x0,y0,x1,y1 input pixels), scores [N] float32 (descending),
     labels [N] int64 (COCO category ids 1..90, mapped from detectron2's contiguous 0..79),
     masks [N,1,H,W] float32 in {0,1}.
@@ -43,36 +39,22 @@ Channel order (`--channel-order`, baked into the archive, recorded in metadata):
 expect BGR (cfg INPUT.FORMAT "BGR"). The study handed DefaultPredictor an RGB array, so the network saw
 R in its B slot (and B in its R slot). `rgb` (default) reproduces that: the RGB input goes to the network
 unchanged. `bgr` flips the input to BGR first, what detectron2 intends. (The annotator's own
-`--channel-order` swaps the tensor it feeds; leave it at rgb when the archive already chooses.)
+`--channel-order bgr` calls `forward_swapped`; leave it at rgb when the archive already chooses.)
 
-Checkpoint: detectron2's `model_final_edd263.pkl`, a pickle {"model": {name: numpy array}, "__author__":
-...} with detectron2 names. The converter maps every name strictly onto the v0.6 module names
-(`roi_heads.mask_head.coarse_head.fc1`, `roi_heads.mask_head.point_head.fc1`, ...), also accepting the
-older generations detectron2 itself renames on load: `roi_heads.mask_head.coarse_head.coarse_mask_fc*`
-(the Nov 2020 re-upload that model_final_edd263.pkl is, written by the code of that date) and the
-original `roi_heads.mask_coarse_head.*` / `roi_heads.mask_point_head.*`. The buffers `pixel_mean`,
-`pixel_std`, `proposal_generator.anchor_generator.cell_anchors.{0..4}` may be present and must agree with
-the config; everything else missing, unexpected, duplicated or wrongly shaped is refused naming the keys
-(exit code 2). A torch-saved dict of tensors with the same names also works.
-
-Exit codes: 0 ok, 2 bad input (unreadable checkpoint, key mismatch, bad arguments).
+Checkpoints: see torchscript/detectron2_names.py.
 """
-import argparse
 import math
 import os
-import pickle
 import sys
-import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import Tensor, nn
 from torchvision.ops import boxes as box_ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_util import save_scripted, sha256_of  # noqa: E402
+from image_input import rgb_to_chw_float  # noqa: E402
 
 PIXEL_MEAN = [103.53, 116.28, 123.675]  # BGR, detectron2 Base-RCNN-FPN
 PIXEL_STD = [1.0, 1.0, 1.0]
@@ -483,10 +465,16 @@ class PointRend(nn.Module):
         return int(nh + 0.5), int(nw + 0.5)
 
     def forward(self, image: Tensor) -> Dict[str, Tensor]:
-        if image.dim() != 3 or image.size(0) != 3:
-            raise ValueError("expected an image tensor [3,H,W] (RGB in [0,1])")
-        oh, ow = image.shape[1], image.shape[2]
-        x = image.to(torch.float32) * 255.0
+        return self.detect(rgb_to_chw_float(image, False))
+
+    @torch.jit.export
+    def forward_swapped(self, image: Tensor) -> Dict[str, Tensor]:
+        """forward() on the image with R and B swapped (the annotator's channel order "bgr")."""
+        return self.detect(rgb_to_chw_float(image, True))
+
+    def detect(self, rgb: Tensor) -> Dict[str, Tensor]:
+        oh, ow = rgb.shape[1], rgb.shape[2]
+        x = rgb * 255.0
         if self.bgr:
             x = x.flip(0)
         nh, nw = self.resized(oh, ow)
@@ -525,132 +513,13 @@ def paste(masks: Tensor, boxes: Tensor, h: int, w: int) -> Tensor:
     return F.grid_sample(masks.to(torch.float32), grid, align_corners=False)
 
 
-# ------------------------------------------------------------------------------------------------
-# Converter
-
-OPTIONAL_BUFFERS = ["pixel_mean", "pixel_std"] + [f"proposal_generator.anchor_generator.cell_anchors.{i}" for i in range(5)]
-# Older generations of PointRend names -> detectron2 v0.6 module names (what PointRendROIHeads /
-# ConvFCHead._load_from_state_dict rename on load): the Jan 2020 release
-# (roi_heads.mask_coarse_head.coarse_mask_fc1, roi_heads.mask_point_head.fc1) and the Nov 2020 re-upload
-# model_final_edd263.pkl (roi_heads.mask_head.coarse_head.coarse_mask_fc1).
-RENAMES = [
-    ("roi_heads.mask_coarse_head.coarse_mask_fc", "roi_heads.mask_head.coarse_head.fc"),
-    ("roi_heads.mask_coarse_head.", "roi_heads.mask_head.coarse_head."),
-    ("roi_heads.mask_point_head.", "roi_heads.mask_head.point_head."),
-    ("roi_heads.mask_head.coarse_head.coarse_mask_fc", "roi_heads.mask_head.coarse_head.fc"),
-]
-
-
-class ConversionError(ValueError):
-    pass
-
-
-def detectron2_keys() -> Dict[str, Tuple[int, ...]]:
-    """Every tensor name (and shape) of the detectron2 checkpoint this model loads (v0.6-era names)."""
-    model = PointRend(dict(DEFAULTS))
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def convert(weights: Dict[str, object]) -> Dict[str, Tensor]:
-    """detectron2 {name: numpy array | tensor} -> our state_dict, strictly (ConversionError names the offending keys)."""
-    import numpy as np
-
-    expected = detectron2_keys()
-    state: Dict[str, Tensor] = {}
-    renamed: Dict[str, str] = {}
-    for name, value in weights.items():
-        new = name
-        for old_prefix, new_prefix in RENAMES:
-            if new.startswith(old_prefix):
-                new = new_prefix + new[len(old_prefix):]
-                break
-        if new in state:
-            raise ConversionError(f"{name} and {renamed[new]} both map to {new}")
-        renamed[new] = name
-        if isinstance(value, np.ndarray):
-            tensor = torch.from_numpy(np.ascontiguousarray(value))
-        elif isinstance(value, Tensor):
-            tensor = value
-        else:
-            raise ConversionError(f"{name}: not an array ({type(value).__name__})")
-        state[new] = tensor.to(torch.float32) if tensor.is_floating_point() else tensor
-    optional = {}
-    for k in OPTIONAL_BUFFERS:
-        if k in state:
-            optional[k] = state.pop(k)
-    missing = [k for k in expected if k not in state]
-    unexpected = [renamed[k] for k in state if k not in expected]
-    wrong = [f"{renamed[k]} {tuple(state[k].shape)} != {v}" for k, v in expected.items() if k in state and tuple(state[k].shape) != v]
-    if missing or unexpected or wrong:
-        raise ConversionError(
-            f"{len(missing)} missing (e.g. {missing[:5]}), {len(unexpected)} unexpected (e.g. {unexpected[:5]}), "
-            f"{len(wrong)} wrong shape (e.g. {wrong[:5]})")
-    # Buffers that older detectron2 versions saved: they must agree with our config.
-    refs = {"pixel_mean": torch.tensor(PIXEL_MEAN).view(3, 1, 1), "pixel_std": torch.tensor(PIXEL_STD).view(3, 1, 1)}
-    anchors = cell_anchors()
-    for i in range(5):
-        refs[f"proposal_generator.anchor_generator.cell_anchors.{i}"] = anchors[i]
-    for k, v in optional.items():
-        ref = refs[k]
-        if tuple(v.shape) != tuple(ref.shape) and v.numel() == ref.numel():
-            v = v.reshape(ref.shape)
-        if tuple(v.shape) != tuple(ref.shape) or not torch.allclose(v.to(torch.float32), ref, atol=1e-3):
-            raise ConversionError(f"{renamed[k]} {tuple(v.shape)} does not match the config ({ref.flatten().tolist()})")
-    return state
-
-
-def read_checkpoint(path: str) -> Dict[str, object]:
-    """detectron2 .pkl ({"model": {...}} of numpy arrays) or a torch-saved dict; the inner name -> array dict."""
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")
-    except Exception:  # noqa: BLE001 - not a plain pickle: try torch
-        try:
-            data = torch.load(path, map_location="cpu")
-        except Exception as error:  # noqa: BLE001
-            raise ConversionError(f"cannot read checkpoint {path}: {error}") from error
-    if isinstance(data, dict) and isinstance(data.get("model"), dict):
-        data = data["model"]
-    if not isinstance(data, dict):
-        raise ConversionError(f"checkpoint {path} is not a dict of arrays")
-    return data
-
-
-# ------------------------------------------------------------------------------------------------
-# CLI
-
-def fail(message: str) -> None:
-    print(f"pointrend.py: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def parse_class_bias(items: List[str]) -> Dict[int, float]:
-    out: Dict[int, float] = {}
-    for item in items:
-        try:
-            cls, value = item.split("=", 1)
-            out[int(cls)] = float(value)
-        except ValueError:
-            fail(f"--class-bias expects CLASS=VALUE, got {item!r}")
-    return out
-
-
-def config_of(args: argparse.Namespace) -> Dict[str, object]:
-    return {
-        "min_size": args.min_size,
-        "max_size": args.max_size,
-        "score_thresh": args.score_thresh,
-        "nms_thresh": args.nms_thresh,
-        "detections_per_img": args.detections_per_img,
-        "channel_order": args.channel_order,
-    }
-
-
-def make(args: argparse.Namespace) -> PointRend:
-    """The eager model described by the arguments (also the tests' reference)."""
-    torch.manual_seed(args.seed if args.random_init else 0)
-    model = PointRend(config_of(args))
-    if args.random_init:
+def make(config: Dict[str, object], checkpoint: Optional[str] = None, seed: int = 0, residual_scale: float = 0.2,
+         class_bias: Optional[Dict[int, float]] = None) -> PointRend:
+    """The eager model (also the tests' reference): `config` as DEFAULTS, weights from a detectron2
+    `checkpoint` (detectron2_names.ConversionError when it does not match) or seeded random init."""
+    torch.manual_seed(0 if checkpoint else seed)
+    model = PointRend(config)
+    if not checkpoint:
         # detectron2's init of the box predictor (FastRCNNOutputLayers): normal std 0.01 / 0.001, bias 0
         with torch.no_grad():
             nn.init.normal_(model.roi_heads.box_predictor.cls_score.weight, std=0.01)
@@ -661,71 +530,17 @@ def make(args: argparse.Namespace) -> PointRend:
             # variance (16 blocks); damp each block's last FrozenBN scale instead.
             for name, buf in model.backbone.bottom_up.named_buffers():
                 if name.endswith("conv3.norm.weight"):
-                    buf.fill_(args.residual_scale)
-    if args.checkpoint:
-        try:
-            state = convert(read_checkpoint(args.checkpoint))
-        except ConversionError as error:
-            fail(f"checkpoint {args.checkpoint} does not match pointrend_rcnn_R_50_FPN_3x_coco: {error}")
-        model.load_state_dict(state, strict=True)
-    biases = parse_class_bias(args.class_bias)
-    if biases:
-        if not args.random_init:
-            fail("--class-bias is for --random-init test models only")
+                    buf.fill_(residual_scale)
+    else:
+        from detectron2_names import convert, read_checkpoint  # the converter builds a PointRend itself
+
+        model.load_state_dict(convert(read_checkpoint(checkpoint)), strict=True)
+    if class_bias:
+        if checkpoint:
+            raise ValueError("--class-bias is for --random-init test models only")
         with torch.no_grad():
-            for cls, value in biases.items():
+            for cls, value in class_bias.items():
                 if not 0 <= cls <= NUM_CLASSES:
-                    fail(f"--class-bias class {cls} outside 0..{NUM_CLASSES} (detectron2 contiguous ids, 80 = background)")
+                    raise ValueError(f"--class-bias class {cls} outside 0..{NUM_CLASSES} (detectron2 contiguous ids, 80 = background)")
                 model.roi_heads.box_predictor.cls_score.bias[cls] += value
     return model.eval()
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Export PointRend (detectron2 pointrend_rcnn_R_50_FPN_3x_coco) to TorchScript")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="detectron2 model_final_edd263.pkl")
-    src.add_argument("--random-init", action="store_true", help="seeded random weights (tests)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output TorchScript archive (.pt)")
-    p.add_argument("--channel-order", choices=["rgb", "bgr"], default=DEFAULTS["channel_order"],
-                   help="what the network sees: rgb = the study (RGB into BGR weights), bgr = detectron2's intent")
-    p.add_argument("--min-size", type=int, default=DEFAULTS["min_size"])
-    p.add_argument("--max-size", type=int, default=DEFAULTS["max_size"])
-    p.add_argument("--score-thresh", type=float, default=DEFAULTS["score_thresh"])
-    p.add_argument("--nms-thresh", type=float, default=DEFAULTS["nms_thresh"])
-    p.add_argument("--detections-per-img", type=int, default=DEFAULTS["detections_per_img"])
-    p.add_argument("--residual-scale", type=float, default=0.2,
-                   help="random-init only: FrozenBN scale of each bottleneck's last conv (keeps activations bounded)")
-    p.add_argument("--class-bias", action="append", default=[], metavar="CLASS=VALUE",
-                   help="add VALUE to the classifier bias of CLASS (random-init test models)")
-    return p
-
-
-def main() -> None:
-    args = parser().parse_args()
-    if args.checkpoint and not os.path.isfile(args.checkpoint):
-        fail(f"checkpoint not found: {args.checkpoint}")
-    model = make(args)
-    scripted = torch.jit.script(model)
-    meta = {
-        "model": "pointrend",
-        "kind": "detector",
-        "input": {"layout": "CHW", "dtype": "float32", "range": [0, 1], "channels": "RGB"},
-        "output": {"boxes": "[N,4] xyxy", "scores": "[N]", "labels": "[N] COCO ids", "masks": "[N,1,H,W] binary 0/1"},
-        "channel_order": args.channel_order,
-        "config": dict(config_of(args), class_bias=args.class_bias, pixel_mean_bgr=PIXEL_MEAN,
-                       rpn_pre_nms_topk=1000, rpn_post_nms_topk=1000, rpn_nms_thresh=0.7,
-                       subdivision_steps=5, subdivision_num_points=784, mask_threshold=0.5),
-        "source": os.path.basename(args.checkpoint) if args.checkpoint else "random-init",
-        "source_sha256": sha256_of(args.checkpoint) if args.checkpoint else None,
-        "seed": args.seed if args.random_init else None,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    save_scripted(scripted, args.out, meta)
-    print(f"pointrend.py: wrote {args.out} ({meta['source']}, channel order {args.channel_order})")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """Eager PyTorch reference of the official STCN inference loop (parity target for the native pipeline).
 
 Our own code following the semantics of STCN's eval_davis.py / inference_core.py /
-inference_memory_bank.py / aggregate.py (docs FACTS 1.2-1.9), with the weights of an exported
+inference_memory_bank.py / aggregate.py (the normative rules of docs/stcn-python.md), with the weights of an exported
 archive: `torch.jit.load(model).state_dict()` is loaded strictly into the eager network of stcn.py.
 
 Usage:

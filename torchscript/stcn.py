@@ -1,7 +1,7 @@
 """STCN evaluation network (Cheng et al., NeurIPS 2021), TorchScript-friendly.
 
 Module and parameter names follow the official `model/eval_network.py` exactly, so the official
-`stcn.pth` state_dict (405 entries, see docs FACTS 1.5) loads with `strict=True`:
+`stcn.pth` state_dict (405 entries, docs/stcn-python.md "Exporting the model") loads with `strict=True`:
 
     key_encoder   ResNet-50 stem + layer1 (named `res2`) + layer2 + layer3, convs without bias
     value_encoder ResNet-18 (5 input channels, convs WITH bias) + fuser (ResBlocks + CBAM)

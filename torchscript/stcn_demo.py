@@ -189,7 +189,7 @@ def memory_read(mem_k: torch.Tensor, mem_v: torch.Tensor, qk: torch.Tensor) -> t
 
 
 def aggregate_logits(prob: torch.Tensor) -> torch.Tensor:
-    """Soft aggregation (FACTS 1.8) returning logits: prob [B,k,H,W] -> [B,k+1,H,W] (softmax = probs)."""
+    """Soft aggregation (docs/stcn-python.md, normative rule 9) returning logits: prob [B,k,H,W] -> [B,k+1,H,W] (softmax = probs)."""
     bg = torch.prod(1 - prob, dim=1, keepdim=True)
     p = torch.cat([bg, prob], 1).clamp(1e-7, 1 - 1e-7)
     return torch.log(p / (1 - p))

@@ -10,7 +10,7 @@ logits of frames 1 and 2 (plain CE first, then the hardest top-p pixels, p falli
 1-2 objects per sample, Adam, seeded.
 
 Training clips come from the project's one generator (ts/demo/generator.ts) through
-`node dist/demo/generate-cli.js`, written once into a cache DAVIS root.
+`node dist/cli/generate-clips.js`, written once into a cache DAVIS root.
 
 Usage (CPU, 2 threads; a CUDA GPU is used when available):
     nice -n 10 /usr/bin/python3 torchscript/train_demo.py --cache /tmp/demo-train/data \
@@ -50,7 +50,7 @@ def parse_seeds(text: str) -> List[int]:
 
 
 def generate(cache: str, seeds: str, frames: int, width: int, height: int) -> None:
-    cli = os.path.join(ROOT, "dist", "demo", "generate-cli.js")
+    cli = os.path.join(ROOT, "dist", "cli", "generate-clips.js")
     if not os.path.exists(cli):
         raise SystemExit("%s is missing: build the TypeScript first (npx tsc -p tsconfig.json)" % cli)
     cmd = ["node", cli, "--out", cache, "--seeds", seeds, "--set", "train", "--frames", str(frames),

@@ -14,6 +14,7 @@
  * which is {@link denseCrf} with {@link STUDY_CRF}: gtProb 10/11, Gaussian sxy 3 compat 3,
  * bilateral sxy 40 srgb 13 compat 10, 10 iterations.
  */
+import { checkFinite, checkFiniteArray, checkInteger, checkInterval, checkLabelRange, checkOneOf, checkPositive, checkRgbImage } from "./check.js";
 import { StcnError, withCallerStack } from "./errors.js";
 import type { RgbImage } from "./io/image.js";
 import { native } from "./native.js";
@@ -113,25 +114,6 @@ function argError(message: string): StcnError {
   return new StcnError("ERR_STCN_ARGUMENT", message);
 }
 
-function checkPositive(value: number, what: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw argError(`${what} must be a positive finite number, got ${String(value)}`);
-  }
-  return value;
-}
-
-function checkFinite(value: number, what: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) throw argError(`${what} must be a finite number, got ${String(value)}`);
-  return value;
-}
-
-function checkInteger(value: number, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw argError(`${what} must be an integer in [${min}, ${max}], got ${String(value)}`);
-  }
-  return value;
-}
-
 function checkNLabels(nLabels: number, zeroUnsure: boolean): number {
   // Label maps are 8-bit: 0..255 (1..255 with zeroUnsure).
   return checkInteger(nLabels, "nLabels", 1, zeroUnsure ? 255 : 256);
@@ -145,16 +127,8 @@ function checkNLabels(nLabels: number, zeroUnsure: boolean): number {
 export function unaryFromLabels(labels: Uint8Array, nLabels: number, gtProb: number, zeroUnsure = false): CrfUnary {
   if (!(labels instanceof Uint8Array)) throw argError("labels must be a Uint8Array (one label per pixel)");
   checkNLabels(nLabels, zeroUnsure);
-  if (typeof gtProb !== "number" || !(gtProb > 0 && gtProb < 1)) throw argError(`gtProb must be in (0, 1), got ${String(gtProb)}`);
-  const limit = zeroUnsure ? nLabels : nLabels - 1;
-  for (let i = 0; i < labels.length; i++) {
-    if ((labels[i] as number) > limit) {
-      throw argError(
-        `label ${labels[i]} at index ${i} is out of range: with nLabels ${nLabels}` +
-          (zeroUnsure ? ` and zeroUnsure, labels are 0 (unsure) or 1..${nLabels}` : `, labels are 0..${nLabels - 1}`),
-      );
-    }
-  }
+  checkInterval(gtProb, "gtProb", 0, 1);
+  checkLabelRange(labels, nLabels, zeroUnsure);
   return { kind: "labels", labels, nLabels, gtProb, zeroUnsure };
 }
 
@@ -170,10 +144,9 @@ export function unaryFromProbabilities(
 ): CrfUnary {
   if (!(probabilities instanceof Float32Array)) throw argError("probabilities must be a Float32Array [nLabels, H, W]");
   checkNLabels(nLabels, false);
-  const clip = options.clip ?? 1e-5;
-  if (typeof clip !== "number" || !(clip > 0 && clip <= 1)) throw argError(`clip must be in (0, 1], got ${String(clip)}`);
+  const clip = checkInterval(options.clip ?? 1e-5, "clip", 0, 1, "high");
   const scale = options.scale ?? null;
-  if (scale !== null && (typeof scale !== "number" || !(scale > 0 && scale <= 1))) throw argError(`scale must be in (0, 1], got ${String(scale)}`);
+  if (scale !== null) checkInterval(scale, "scale", 0, 1, "high");
   return { kind: "probabilities", probabilities, nLabels, clip, scale };
 }
 
@@ -210,9 +183,7 @@ function triple(v: number | readonly [number, number, number], what: string): [n
 }
 
 function normalization(n: CrfNormalization | undefined, what: string): CrfNormalization {
-  const value = n ?? "symmetric";
-  if (!NORMALIZATIONS.includes(value)) throw argError(`${what}.normalization must be one of ${NORMALIZATIONS.join(", ")}, got ${String(n)}`);
-  return value;
+  return checkOneOf(n ?? "symmetric", `${what}.normalization`, NORMALIZATIONS);
 }
 
 /**
@@ -225,13 +196,9 @@ function normalization(n: CrfNormalization | undefined, what: string): CrfNormal
 export async function denseCrf(options: DenseCrfOptions): Promise<DenseCrfResult> {
   const caller = new Error();
   const { image, unary } = options;
-  if (!image || !(image.data instanceof Uint8Array)) throw argError("image must be an RgbImage { data: Uint8Array, width, height }");
-  const width = checkInteger(image.width, "image.width", 1);
-  const height = checkInteger(image.height, "image.height", 1);
+  checkRgbImage(image, "image");
+  const { width, height } = image;
   const n = width * height;
-  if (image.data.length !== n * 3) {
-    throw argError(`image.data has ${image.data.length} bytes, expected ${width}x${height}x3 = ${n * 3} (packed RGB)`);
-  }
   if (!unary || typeof unary !== "object") throw argError("unary is required (unaryFromLabels / unaryFromProbabilities / unaryFromEnergy)");
   const nLabels = checkNLabels(unary.nLabels, unary.kind === "labels" && unary.zeroUnsure);
   const iterations = checkInteger(options.iterations ?? 5, "iterations", 0, 100_000);
@@ -263,12 +230,16 @@ export async function denseCrf(options: DenseCrfOptions): Promise<DenseCrfResult
   switch (unary.kind) {
     case "labels":
       if (unary.labels.length !== n) throw argError(`labels have ${unary.labels.length} pixels, the image is ${width}x${height} = ${n}`);
+      checkInterval(unary.gtProb, "gtProb", 0, 1);
+      checkLabelRange(unary.labels, nLabels, unary.zeroUnsure, width);
       Object.assign(request, { unary: "labels", labels: unary.labels, gtProb: unary.gtProb, zeroUnsure: unary.zeroUnsure });
       break;
     case "probabilities":
       if (unary.probabilities.length !== n * nLabels) {
         throw argError(`probabilities have ${unary.probabilities.length} values, expected nLabels*H*W = ${nLabels}*${height}*${width}`);
       }
+      checkInterval(unary.clip, "clip", 0, 1, "high");
+      if (unary.scale !== null) checkInterval(unary.scale, "scale", 0, 1, "high");
       Object.assign(request, { unary: "probabilities", probabilities: unary.probabilities, clip: unary.clip, scale: unary.scale ?? 0 });
       break;
     case "energy":
@@ -345,6 +316,7 @@ export async function permutohedralFilter(options: PermutohedralFilterOptions): 
   const d = checkInteger(options.d, "d", 1, 16);
   if (features.length === 0 || features.length % d !== 0) throw argError(`features length ${features.length} is not a positive multiple of d = ${d}`);
   const n = features.length / d;
+  checkFiniteArray(features, "features", d, "point");
   const valueSize = checkInteger(options.valueSize ?? 1, "valueSize", 1, 1 << 20);
   if (values.length !== n * valueSize) throw argError(`values have ${values.length} elements, expected valueSize*N = ${valueSize}*${n}`);
   const threads = checkInteger(options.threads ?? native().getNumThreads(), "threads", 1, 1024);

@@ -13,9 +13,10 @@ export {
   cudaDeviceCount,
   libtorchVersion,
   runtimeInfo,
+  detectionOps,
   type RuntimeInfo,
+  type DetectionOps,
 } from "./runtime.js";
-export { native } from "./native.js";
 export { Stcn, type StcnLoadOptions } from "./stcn/stcn.js";
 export {
   StcnTracker,
@@ -32,6 +33,7 @@ export { listFrames, matchMasks, firstFrame, type VideoFrame } from "./stcn/vide
 export { readRgb, encodeRgb, type RgbImage } from "./io/image.js";
 export { readLabelPng, decodeLabelPng, writeLabelPng, encodeLabelPng, encodeGreyPng, type LabelMap } from "./io/png.js";
 export { davisPalette, type Palette } from "./io/palette.js";
+export { labelIds, type LabelIdsOptions } from "./io/labels.js";
 export {
   reproduceDavis,
   formatReproduceTable,
@@ -75,6 +77,7 @@ export {
   readDavisMask,
   decodeDavisMask,
   davisObjectIds,
+  DAVIS_VOID,
   frameIdOf,
   type DavisDataset,
   type DavisSequence,
@@ -96,14 +99,13 @@ export {
   type SomethingElseAnnotations,
   type SomethingElseFrame,
   type SomethingElseLabel,
-} from "./davis/something-else.js";
+} from "./davis/boxes-to-davis.js";
 export {
   lost,
   lostCrf,
   lostGraph,
   upsampleNearest,
-  runLostAnnotate,
-  lostAnnotateOptions,
+  lostAnnotateFile,
   LOST_CRF_DEFAULTS,
   type LostOptions,
   type LostResult,
@@ -114,12 +116,12 @@ export {
   type LostGeometry,
   type LostGraphOptions,
   type LostGraphResult,
-  type LostAnnotateArgs,
+  type LostAnnotateFileOptions,
+  type LostAnnotateFileResult,
 } from "./annotators/lost.js";
 export {
   detectorAnnotator,
-  runDetectorAnnotate,
-  detectorAnnotateOptions,
+  detectorAnnotateFile,
   gtBox,
   matchBoxes,
   boxDistance,
@@ -132,7 +134,8 @@ export {
   type DetectorAnnotator,
   type DetectorAnnotatorOptions,
   type DetectorAnnotation,
-  type DetectorAnnotateArgs,
+  type DetectorAnnotateFileOptions,
+  type DetectorAnnotateFileResult,
   type DetectorOutput,
   type DetectorMethod,
   type AnnotatedObject,
@@ -141,7 +144,7 @@ export {
   type ChannelOrder,
   type Box as DetectorBox,
 } from "./annotators/detector.js";
-export { runExporter, exporters, type ExporterSpec, type RunExporterOptions } from "./cli/export.js";
+export { runExporter, exporters, exporterArgs, type ExporterSpec, type ExporterOption, type RunExporterOptions } from "./export.js";
 export {
   generateClip,
   generateDavisRoot,

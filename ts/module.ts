@@ -5,6 +5,7 @@
 import { withCallerStack } from "./errors.js";
 import { native, type NativeModule, type NativeTensor } from "./native.js";
 import { Tensor, type Device } from "./tensor.js";
+import { disposeSymbol } from "./lifetime.js";
 
 /** A value that crosses the boundary: tensors, numbers, booleans, strings, lists/tuples, dicts. */
 export type Value = Tensor | number | bigint | boolean | string | null | readonly Value[] | { readonly [key: string]: Value };
@@ -19,8 +20,6 @@ export interface LoadModuleOptions {
    */
   optimization?: "none" | "freeze" | "inference";
 }
-
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
 
 function toNative(value: Value): unknown {
   if (value instanceof Tensor) return value.native;

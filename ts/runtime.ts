@@ -1,9 +1,10 @@
 /** Process-wide LibTorch settings and facts. */
+import { checkInteger } from "./check.js";
 import { native, nativePath } from "./native.js";
 
 /** Sets LibTorch's intra-op thread count (the number of cores is a good value). */
 export function setNumThreads(n: number): void {
-  native().setNumThreads(n);
+  native().setNumThreads(checkInteger(n, "setNumThreads: n", 1, 4096));
 }
 
 /** LibTorch's intra-op thread count. */
@@ -24,6 +25,20 @@ export function cudaDeviceCount(): number {
 /** The LibTorch version the addon runs on, e.g. "1.13.0". */
 export function libtorchVersion(): string {
   return native().libtorchVersion();
+}
+
+/** Who provides the detectors' operators `torchvision::nms` / `torchvision::roi_align` in this process. */
+export interface DetectionOps {
+  /** "stcn": this addon's implementation; "process": one already registered (libtorchvision). */
+  nms: "stcn" | "process";
+  roiAlign: "stcn" | "process";
+  /** Whether CUDA kernels of them are available. */
+  cudaKernels: boolean;
+}
+
+/** Who provides `torchvision::nms` and `torchvision::roi_align` (see docs/detection.md). */
+export function detectionOps(): DetectionOps {
+  return native().detectionOps();
 }
 
 /** What `stcn info` prints. */

@@ -8,6 +8,7 @@
  */
 import { StcnError, withCallerStack } from "./errors.js";
 import { native, type NativeTensor } from "./native.js";
+import { disposeSymbol } from "./lifetime.js";
 
 /** Element types a tensor can hold. */
 export type DType =
@@ -21,6 +22,25 @@ export type DType =
   | "int32"
   | "int64"
   | "bool";
+
+const SUPPORTED_ARRAYS =
+  "use Float32Array, Float64Array, Uint8Array, Int8Array, Int16Array, Int32Array or BigInt64Array; Uint16Array for raw float16/bfloat16 bits";
+
+/** The dtype a typed array holds by itself (Uint16Array: raw 16-bit float bits). */
+function naturalDtype(data: ArrayBufferView): DType | undefined {
+  if (data instanceof Float32Array) return "float32";
+  if (data instanceof Float64Array) return "float64";
+  if (data instanceof Uint8Array) return "uint8";
+  if (data instanceof Int8Array) return "int8";
+  if (data instanceof Int16Array) return "int16";
+  if (data instanceof Int32Array) return "int32";
+  if (data instanceof BigInt64Array) return "int64";
+  if (data instanceof Uint16Array) return "float16";
+  return undefined;
+}
+
+/** Dtypes a typed array may be read as, besides its own. */
+const COMPATIBLE: Partial<Record<DType, DType[]>> = { uint8: ["uint8", "bool"], float16: ["float16", "bfloat16"] };
 
 /** Typed arrays accepted by {@link Tensor.fromTypedArray}. */
 export type TensorData =
@@ -50,8 +70,6 @@ export interface TypedArrayOf {
 /** A device string: "cpu", "cuda" or "cuda:N". */
 export type Device = "cpu" | "cuda" | `cuda:${number}`;
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
-
 export class Tensor {
   /** @internal */
   readonly native: NativeTensor;
@@ -71,7 +89,22 @@ export class Tensor {
     if (!ArrayBuffer.isView(data)) {
       throw new StcnError("ERR_STCN_ARGUMENT", "Tensor.fromTypedArray: data must be a typed array");
     }
-    return new Tensor(native().Tensor.fromData(data, [...shape], dtype));
+    const natural = naturalDtype(data);
+    if (!natural) throw new StcnError("ERR_STCN_TENSOR", `unsupported typed array ${data.constructor.name} (${SUPPORTED_ARRAYS})`);
+    if (dtype === undefined && natural === "float16") throw new StcnError("ERR_STCN_TENSOR", 'a Uint16Array needs dtype "float16" or "bfloat16"');
+    const type = dtype ?? natural;
+    if (!(COMPATIBLE[natural] ?? [natural]).includes(type)) {
+      throw new StcnError("ERR_STCN_TENSOR", `dtype ${String(type)} does not match a ${natural === "float16" ? "Uint16Array (float16/bfloat16 bits)" : natural} typed array`);
+    }
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new StcnError("ERR_STCN_TENSOR", `shape must hold non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const length = (data as ArrayLike<unknown>).length;
+    if (length !== numel) {
+      throw new StcnError("ERR_STCN_TENSOR", `data holds ${length} elements but shape [${shape.join(", ")}] needs ${numel}`);
+    }
+    return new Tensor(native().Tensor.fromData(data, [...shape], type));
   }
 
   /** Dimensions, outermost first. */

@@ -1,9 +1,9 @@
 /**
  * First-frame masks from an instance-segmentation detector (Mask R-CNN or PointRend TorchScript
  * archives exported by `stcn export maskrcnn|pointrend`), matched to the ground-truth objects as the
- * study did (FACTS §6):
+ * study did (docs/detection.md, "The study's procedure"):
  *
- *  1. run the detector on frame 0 (the archive's `forward(image[3,H,W] float in [0,1]) ->
+ *  1. run the detector on frame 0 (the archive's `forward(image uint8 [H,W,3] RGB) ->
  *     {boxes, scores, labels, masks}`, no Python at run time: the addon provides torchvision::nms and
  *     torchvision::roi_align);
  *  2. build each GT object's box from the GT first mask (`boxRule` "study" reproduces the study's
@@ -16,9 +16,11 @@
  * Without GT (`noGt`), every detection scoring at least `scoreThreshold` becomes its own object
  * (ids 1..N in score order). Zero detections give empty objects and a warning, never a crash.
  */
+import { checkInterval, checkOneOf, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { davisPalette } from "../io/palette.js";
+import { labelIds } from "../io/labels.js";
 import { readLabelPng, writeLabelPng, type LabelMap } from "../io/png.js";
 import { loadModule, type Module, type Value } from "../module.js";
 import { firstFrame } from "../stcn/video.js";
@@ -28,7 +30,7 @@ import { Tensor } from "../tensor.js";
 export type DetectorMethod = "maskrcnn" | "pointrend";
 /** How a GT object's box is derived from its mask (see {@link gtBox}). */
 export type BoxRule = "study" | "exact";
-/** The channel order of the image tensor fed to the detector. */
+/** The channel order fed to the detector ("bgr": the archive's `forward_swapped`, R and B swapped inside it). */
 export type ChannelOrder = "rgb" | "bgr";
 /** A box [x0, y0, x1, y1] in pixels. */
 export type Box = [number, number, number, number];
@@ -124,15 +126,6 @@ export interface DetectorAnnotator {
 // ---------------------------------------------------------------------------------------------------
 // Pure parts (exported for tests and for callers with their own detections)
 
-/** Sorted non-zero label ids present in a label map. */
-export function objectIds(gt: LabelMap): number[] {
-  const seen = new Uint8Array(256);
-  for (const v of gt.data) seen[v] = 1;
-  const ids: number[] = [];
-  for (let i = 1; i < 256; i++) if (seen[i]) ids.push(i);
-  return ids;
-}
-
 /** [start, end] of one axis under the study's rule, from a per-index "non-empty" flag array. */
 function studyRun(nonEmpty: Uint8Array): [number, number] | null {
   const n = nonEmpty.length;
@@ -153,7 +146,7 @@ function studyRun(nonEmpty: Uint8Array): [number, number] | null {
 /**
  * The box of object `id` in a label map, or null when it has no pixels.
  *
- * - "study" (FACTS §6.3): y0 = first non-empty row, y1 = the first empty row after y0, or H-1 when
+ * - "study" (docs/detection.md, "GT boxes"): y0 = first non-empty row, y1 = the first empty row after y0, or H-1 when
  *   the run of non-empty rows reaches the last row; x likewise. Only the first contiguous run counts (an
  *   object split by an empty row/column gets a truncated box).
  * - "exact": the tight box in continuous pixel coordinates, [xmin, ymin, xmax+1, ymax+1].
@@ -268,20 +261,13 @@ export function composeLabelMap(
   return { labels, pixels };
 }
 
-/** Packs RGB bytes into a [3,H,W] float32 tensor in [0,1], channels in `order`. */
-export function imageTensor(image: RgbImage, order: ChannelOrder = "rgb"): Tensor {
-  const hw = image.width * image.height;
-  if (image.data.length !== hw * 3) {
-    throw new StcnError("ERR_STCN_INPUT", `image has ${image.data.length} bytes, expected ${image.width}x${image.height}x3`);
-  }
-  const out = new Float32Array(3 * hw);
-  const map = order === "rgb" ? [0, 1, 2] : [2, 1, 0];
-  for (let c = 0; c < 3; c++) {
-    const src = map[c]!;
-    const plane = c * hw;
-    for (let i = 0; i < hw; i++) out[plane + i] = image.data[i * 3 + src]! / 255;
-  }
-  return Tensor.fromTypedArray(out, [3, image.height, image.width]);
+/**
+ * The detector archives' input: the RGB bytes as a uint8 [H,W,3] tensor (one copy, no per-pixel
+ * work); the archive converts it to what its network expects (see docs/architecture.md).
+ */
+export function imageTensor(image: RgbImage): Tensor {
+  checkRgbImage(image, "image");
+  return Tensor.fromTypedArray(image.data, [image.height, image.width, 3]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -346,13 +332,20 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
   const method = options.method ?? methodFromMetadata(module) ?? "maskrcnn";
   const channelOrder = options.channelOrder ?? "rgb";
   const maskThreshold = options.maskThreshold ?? DETECTOR_MASK_THRESHOLD;
-  if (!(maskThreshold > 0 && maskThreshold <= 1)) throw new StcnError("ERR_STCN_ARGUMENT", `maskThreshold must be in (0, 1], got ${maskThreshold}`);
+  checkInterval(maskThreshold, "maskThreshold", 0, 1, "high");
+  checkOneOf(channelOrder, "channelOrder", ["rgb", "bgr"] as const);
+
+  // "bgr": the archive's forward on the R/B-swapped image, done inside TorchScript.
+  const entry = channelOrder === "bgr" ? "forward_swapped" : "forward";
+  if (!module.methods.includes(entry)) {
+    throw new StcnError("ERR_STCN_ARGUMENT", `${module.path} has no ${entry} method (channel order ${channelOrder}); re-export it with stcn export`);
+  }
 
   async function detect(image: RgbImage): Promise<DetectorOutput> {
-    const x = imageTensor(image, channelOrder);
+    const x = imageTensor(image);
     try {
       const start = performance.now();
-      const result = await module.run("forward", x);
+      const result = await module.run(entry, x);
       const ms = performance.now() - start;
       return await detectorOutput(result, image, module.path, ms);
     } finally {
@@ -379,7 +372,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
     const masks: Array<Uint8Array | null> = [];
 
     if (gt) {
-      const ids = objectIds(gt);
+      const ids = labelIds(gt.data, { void: null });
       if (ids.length === 0) warn("the GT first mask has no objects (all background): nothing to match");
       const floor = opts.scoreThreshold ?? STUDY_CANDIDATE_SCORE[method];
       const candidates = candidateCount(det.scores, floor);
@@ -448,10 +441,10 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The `stcn annotate --method maskrcnn|pointrend` command body
+// Files in, file out (what `stcn annotate --method maskrcnn|pointrend` runs)
 
-/** Arguments of {@link runDetectorAnnotate} (the CLI's options, camel-cased). */
-export interface DetectorAnnotateArgs {
+/** Options of {@link detectorAnnotateFile}. */
+export interface DetectorAnnotateFileOptions {
   method: DetectorMethod;
   /** TorchScript archive from `stcn export maskrcnn|pointrend`. */
   model: string;
@@ -459,86 +452,53 @@ export interface DetectorAnnotateArgs {
   frames: string;
   /** The GT first-frame mask (required unless `noGt`). */
   gtMask?: string;
-  /** Output label PNG. */
+  /** Output label PNG (the GT mask's palette, else the DAVIS palette), written atomically. */
   out: string;
   device?: string;
   boxRule?: BoxRule;
+  /** Keep every detection scoring at least `scoreThreshold` as its own object instead of matching GT objects. */
   noGt?: boolean;
   scoreThreshold?: number;
   channelOrder?: ChannelOrder;
   maskThreshold?: number;
-  /** Print a JSON summary (objects, detections, timing) instead of text lines. */
-  json?: boolean;
+  /** Called with each warning (they are also in the result). */
+  onWarning?: (message: string) => void;
 }
 
-/** yargs `.options(...)` for the detector flavour of `stcn annotate`. */
-export const detectorAnnotateOptions = {
-  model: { type: "string", demandOption: true, describe: "detector TorchScript archive (stcn export maskrcnn|pointrend)" },
-  frames: { type: "string", demandOption: true, describe: "frames folder (frame 0 = first image sorted by name) or one image" },
-  "gt-mask": { type: "string", describe: "GT first-frame mask PNG (object ids and boxes to match); omit with --no-gt" },
-  out: { type: "string", demandOption: true, describe: "output first-frame label PNG" },
-  device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
-  "box-rule": { choices: ["study", "exact"] as const, default: "study", describe: "GT box rule: the study's first-run rule or the tight box" },
-  // Declared as "gt" (default true) so that `--no-gt` works: yargs parses any `--no-X` as X = false, so
-  // an option literally named "no-gt" could never be set. Command handlers pass `noGt: args.gt === false`.
-  gt: {
-    type: "boolean",
-    default: true,
-    describe: "match the GT objects of --gt-mask; --no-gt: keep every detection scoring >= --score-threshold as its own object",
-  },
-  "score-threshold": {
-    type: "number",
-    describe: "GT mode: candidate floor (default 0.01 Mask R-CNN, 0 PointRend, as the study); --no-gt: keep floor (default 0.5)",
-  },
-  "channel-order": {
-    choices: ["rgb", "bgr"] as const,
-    default: "rgb",
-    describe: "channel order fed to the model (the study fed RGB to both; PointRend/detectron2 expects bgr)",
-  },
-  "mask-threshold": { type: "number", default: DETECTOR_MASK_THRESHOLD, describe: "soft mask threshold" },
-  json: { type: "boolean", default: false, describe: "print a JSON summary" },
-} as const;
+/** What {@link detectorAnnotateFile} did: the annotation, the frame it read and the PNG it wrote. */
+export interface DetectorAnnotateFileResult extends DetectorAnnotation {
+  frame: string;
+  out: string;
+}
 
-/** Implements `stcn annotate --method maskrcnn|pointrend`: writes `out`, prints a summary and the detector time. */
-export async function runDetectorAnnotate(args: DetectorAnnotateArgs): Promise<DetectorAnnotation> {
-  if (args.method !== "maskrcnn" && args.method !== "pointrend") {
-    throw new StcnError("ERR_STCN_ARGUMENT", `--method must be maskrcnn or pointrend for the detector annotator, got ${String(args.method)}`);
+/**
+ * Annotates the first frame of `frames` with a detector archive and writes the label map to `out`.
+ * Rejects with ERR_STCN_ARGUMENT (wrong method, missing GT mask, an archive of the other detector),
+ * ERR_STCN_INPUT (unreadable frames or masks, sizes that differ) or the loader's codes.
+ */
+export async function detectorAnnotateFile(options: DetectorAnnotateFileOptions): Promise<DetectorAnnotateFileResult> {
+  if (options.method !== "maskrcnn" && options.method !== "pointrend") {
+    throw new StcnError("ERR_STCN_ARGUMENT", `method must be maskrcnn or pointrend for the detector annotator, got ${String(options.method)}`);
   }
-  if (!args.noGt && !args.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
-  const framePath = await firstFrame(args.frames);
-  const gt = args.noGt ? null : await readLabelPng(args.gtMask as string);
+  if (!options.noGt && !options.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "a GT first-frame mask is required (or noGt to keep all detections)");
+  const framePath = await firstFrame(options.frames);
+  const gt = options.noGt ? null : await readLabelPng(options.gtMask as string);
   const image = await readRgb(framePath);
-  const module = await loadModule(args.model, { device: args.device ?? "cpu" });
+  const module = await loadModule(options.model, { device: options.device ?? "cpu" });
   try {
     const declared = methodFromMetadata(module);
-    if (declared && declared !== args.method) {
-      throw new StcnError("ERR_STCN_ARGUMENT", `--method ${args.method} but ${args.model} holds a ${declared} model`);
+    if (declared && declared !== options.method) {
+      throw new StcnError("ERR_STCN_ARGUMENT", `method ${options.method} but ${options.model} holds a ${declared} model`);
     }
     const annotator = detectorAnnotator(module, {
-      method: args.method,
-      channelOrder: args.channelOrder ?? "rgb",
-      maskThreshold: args.maskThreshold ?? DETECTOR_MASK_THRESHOLD,
-      onWarning: (m) => console.warn(`stcn: warning: ${m}`),
+      method: options.method,
+      channelOrder: options.channelOrder ?? "rgb",
+      maskThreshold: options.maskThreshold ?? DETECTOR_MASK_THRESHOLD,
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    const result = await annotator.annotate(image, gt, { boxRule: args.boxRule ?? "study", scoreThreshold: args.scoreThreshold });
-    await writeLabelPng(args.out, result.labels, result.width, result.height, gt?.palette ?? davisPalette());
-    if (args.json) {
-      console.log(JSON.stringify({ frame: framePath, out: args.out, method: args.method, detections: result.detections, detectorMs: result.detectorMs, objects: result.objects }));
-    } else {
-      console.log(`${args.method}: ${result.detections} detection(s) on ${framePath} (${result.width}x${result.height})`);
-      for (const o of result.objects) {
-        console.log(
-          o.detection === null
-            ? `  object ${o.id}: no detection (empty)`
-            : `  object ${o.id}: detection ${o.detection} (label ${o.label}, score ${o.score?.toFixed(4)}` +
-                (o.distance === null ? "" : `, box distance ${o.distance.toFixed(2)}`) +
-                `), ${o.pixels} px`,
-        );
-      }
-      console.log(`detector time: ${result.detectorMs.toFixed(1)} ms (frame 0; not counted in propagation FPS, as in the study)`);
-      console.log(`wrote ${args.out}`);
-    }
-    return result;
+    const annotation = await annotator.annotate(image, gt, { boxRule: options.boxRule ?? "study", scoreThreshold: options.scoreThreshold });
+    await writeLabelPng(options.out, annotation.labels, annotation.width, annotation.height, gt?.palette ?? davisPalette());
+    return { ...annotation, frame: framePath, out: options.out };
   } finally {
     module.dispose();
   }

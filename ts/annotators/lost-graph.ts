@@ -208,7 +208,7 @@ export function lostGraph(gram: Float32Array | Float64Array, geometry: LostGeome
  * Nearest-neighbour resize of a label grid (rows × cols) to height × width with half-pixel centres:
  * source index = floor((dst + 0.5) · in / out), computed exactly in integers and clamped — scikit-image
  * `resize(order=0)` / PyTorch `nearest-exact`, as the study upsampled the LOST mask to the unpadded
- * frame (the padded grid is squeezed onto the unpadded size, FACTS 3.5).
+ * frame (the padded grid is squeezed onto the unpadded size; docs/lost.md, "What is computed", step 4).
  */
 export function upsampleNearest(grid: Uint8Array, rows: number, cols: number, height: number, width: number): Uint8Array {
   if (grid.length !== rows * cols) {

@@ -1,14 +1,14 @@
 /**
  * LOST first-frame annotation: the salient object of an image without any label (Siméoni et al.
  * 2021) from the keys of DINO's last block, optionally refined by a fully connected CRF (the
- * study's "LOST + CRF" first-frame masks, FACTS 3.5 / 5.4).
+ * study's "LOST + CRF" first-frame masks; docs/lost.md, "What is computed, and how it matches the study").
  *
  * Split: the DINO module exported by torchscript/export_dino.py does the network and the one matrix
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
-import type { Options } from "yargs";
 import { denseCrf, STUDY_CRF, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
+import { checkInteger, checkInterval, checkOneOf, checkPositive, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
@@ -77,13 +77,6 @@ function dinoMetadata(model: Module): DinoMetadata {
   return meta as unknown as DinoMetadata;
 }
 
-function checkImage(image: RgbImage): void {
-  const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || data.length !== width * height * 3) {
-    throw new StcnError("ERR_STCN_ARGUMENT", `image must be packed RGB (width*height*3 bytes); got ${data.length} bytes for ${width}x${height}`);
-  }
-}
-
 async function withModel<T>(model: Module | string, device: string | undefined, body: (m: Module) => Promise<T>): Promise<T> {
   if (model instanceof Module) return body(model);
   const loaded = await loadModule(model, { device: device ?? "cpu" });
@@ -107,18 +100,10 @@ async function withImage(image: RgbImage | string): Promise<RgbImage> {
  * (wrong model/option/image), ERR_STCN_INPUT (unreadable file) or ERR_STCN_RUN (LibTorch).
  */
 export async function lost(model: Module | string, image: RgbImage | string, options: LostOptions & { device?: string } = {}): Promise<LostResult> {
-  const feature = options.feature ?? "k";
-  if (feature !== "k" && feature !== "q" && feature !== "v") {
-    throw new StcnError("ERR_STCN_ARGUMENT", `feature must be "k", "q" or "v", got ${JSON.stringify(feature)}`);
-  }
-  const kPatches = options.kPatches ?? 100;
-  const objects = options.objects ?? 1;
-  if (!Number.isInteger(kPatches) || kPatches < 1) throw new StcnError("ERR_STCN_ARGUMENT", `kPatches must be a positive integer, got ${kPatches}`);
-  if (!Number.isInteger(objects) || objects < 1 || objects > 255) {
-    throw new StcnError("ERR_STCN_ARGUMENT", `objects must be an integer in [1, 255], got ${objects}`);
-  }
-  const rgb = await withImage(image);
-  checkImage(rgb);
+  const feature = checkOneOf(options.feature ?? "k", "feature", ["k", "q", "v"] as const);
+  const kPatches = checkInteger(options.kPatches ?? 100, "kPatches", 1);
+  const objects = checkInteger(options.objects ?? 1, "objects", 1, 255);
+  const rgb = checkRgbImage(await withImage(image), "image");
   return withModel(model, options.device, async (m) => {
     const meta = dinoMetadata(m);
     const input = Tensor.fromTypedArray(rgb.data, [rgb.height, rgb.width, 3]);
@@ -159,7 +144,7 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
   });
 }
 
-/** CRF parameters of {@link lostCrf}; defaults are the study's (FACTS 5.4). */
+/** CRF parameters of {@link lostCrf}; defaults are the study's (docs/lost.md, "What is computed", step 5). */
 export interface LostCrfOptions {
   /** Probability of the LOST label in the unary (pydensecrf unary_from_labels). Default 10/11. */
   gtProb?: number;
@@ -199,7 +184,7 @@ export interface LostCrfResult extends LostResult {
 }
 
 /**
- * LOST followed by the fully connected CRF, the study's first-frame masks (FACTS 3.5 + 5.4): the
+ * LOST followed by the fully connected CRF, the study's first-frame masks (docs/lost.md, steps 4-5): the
  * upsampled LOST labels are the unary (pydensecrf `unary_from_labels`, objects + 1 labels, gtProb
  * 10/11, zero_unsure false), the RGB frame drives the bilateral kernel, and the argmax after 10
  * mean-field iterations is the mask. With `objects` > 1 the CRF has objects + 1 labels (the natural
@@ -211,12 +196,10 @@ export async function lostCrf(
   options: LostOptions & { device?: string; crf?: LostCrfOptions } = {},
 ): Promise<LostCrfResult> {
   const c = { ...LOST_CRF_DEFAULTS, ...(options.crf ?? {}) };
-  // Checked before the network runs (denseCrf checks them again).
-  if (!(c.gtProb > 0 && c.gtProb < 1)) throw new StcnError("ERR_STCN_ARGUMENT", `gtProb must be in (0, 1), got ${c.gtProb}`);
-  if (!Number.isInteger(c.iterations) || c.iterations < 0) throw new StcnError("ERR_STCN_ARGUMENT", `CRF iterations must be a non-negative integer, got ${c.iterations}`);
-  for (const key of ["sxyGaussian", "sxyBilateral", "srgb"] as const) {
-    if (!(Number.isFinite(c[key]) && c[key] > 0)) throw new StcnError("ERR_STCN_ARGUMENT", `${key} must be a positive number, got ${c[key]}`);
-  }
+  // Checked before the network runs (the CRF would refuse them only after it).
+  checkInterval(c.gtProb, "gtProb", 0, 1);
+  checkInteger(c.iterations, "CRF iterations", 0);
+  for (const key of ["sxyGaussian", "sxyBilateral", "srgb"] as const) checkPositive(c[key], key);
   const rgb = await withImage(image);
   const found = await lost(model, rgb, options);
   const crf = await denseCrf({
@@ -230,102 +213,53 @@ export async function lostCrf(
   return { ...found, lostLabels: found.labels, labels: crf.labels, crfTiming: crf.timing };
 }
 
-/** Arguments of `stcn annotate --method lost|lost-crf` (see {@link lostAnnotateOptions}). */
-export interface LostAnnotateArgs {
+/** Options of {@link lostAnnotateFile}. */
+export interface LostAnnotateFileOptions extends LostOptions {
   method: "lost" | "lost-crf";
-  /** DINO TorchScript export (torchscript/export_dino.py). */
+  /** DINO TorchScript export (`stcn export dino`). */
   model: string;
   /** A folder of frames (the first in sorted order is used) or one image. */
   frames: string;
-  /** Output palette PNG (DAVIS palette), object ids 1..objects. */
+  /** Output palette PNG (DAVIS palette), object ids 1..objects, written atomically. */
   out: string;
   device?: string;
-  objects?: number;
-  feature?: LostFeature;
-  kPatches?: number;
-  /** CRF parameters (lost-crf); defaults {@link LOST_CRF_DEFAULTS}. */
-  gtProb?: number;
-  crfIterations?: number;
-  sxyGaussian?: number;
-  compatGaussian?: number;
-  sxyBilateral?: number;
-  srgb?: number;
-  compatBilateral?: number;
-  threads?: number;
-  /** Print a JSON summary instead of a line. */
-  json?: boolean;
+  /** CRF parameters of "lost-crf"; defaults {@link LOST_CRF_DEFAULTS}. */
+  crf?: LostCrfOptions;
 }
 
 /**
- * yargs option descriptions for `stcn annotate` with `--method lost|lost-crf` (spread into
- * `.options(...)`; `method`, `model`, `frames`, `out` and `device` are shared with other methods and
- * may be declared by the dispatcher instead).
+ * What {@link lostAnnotateFile} did: LOST's result (for "lost-crf" `labels` are the CRF's and
+ * `crfTiming` is set), the frame it read and the PNG it wrote.
  */
-export const lostAnnotateOptions = {
-  method: { type: "string", choices: ["lost", "lost-crf"], describe: "annotation method" },
-  model: { type: "string", describe: "DINO TorchScript export (torchscript/export_dino.py)" },
-  frames: { type: "string", describe: "frames folder (first image in sorted order) or one image" },
-  out: { type: "string", describe: "output palette PNG (DAVIS palette)" },
-  device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
-  objects: { type: "number", default: 1, describe: "objects to find (LOST repeated on the remaining patches); 1 = the published LOST" },
-  feature: { type: "string", choices: ["k", "q", "v"], default: "k", describe: "last-block DINO features compared by LOST" },
-  "k-patches": { type: "number", default: 100, describe: "LOST candidate patches (lowest degree)" },
-  "gt-prob": { type: "number", default: LOST_CRF_DEFAULTS.gtProb, describe: "lost-crf: probability of the LOST label in the CRF unary" },
-  "crf-iterations": { type: "number", default: LOST_CRF_DEFAULTS.iterations, describe: "lost-crf: mean-field iterations" },
-  "sxy-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.sxyGaussian, describe: "lost-crf: Gaussian (smoothness) kernel sxy, pixels" },
-  "compat-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.compatGaussian, describe: "lost-crf: Gaussian kernel Potts weight" },
-  "sxy-bilateral": { type: "number", default: LOST_CRF_DEFAULTS.sxyBilateral, describe: "lost-crf: bilateral (appearance) kernel sxy, pixels" },
-  srgb: { type: "number", default: LOST_CRF_DEFAULTS.srgb, describe: "lost-crf: bilateral colour standard deviation" },
-  "compat-bilateral": { type: "number", default: LOST_CRF_DEFAULTS.compatBilateral, describe: "lost-crf: bilateral kernel Potts weight" },
-  threads: { type: "number", describe: "lost-crf: CRF worker threads (default: STCN_NUM_THREADS / cores)" },
-  json: { type: "boolean", default: false, describe: "print a JSON summary" },
-} as const satisfies Record<string, Options>;
+export interface LostAnnotateFileResult extends LostResult {
+  method: "lost" | "lost-crf";
+  frame: string;
+  out: string;
+  crfTiming?: DenseCrfTiming;
+}
 
 /**
- * `stcn annotate --method lost|lost-crf`: LOST (optionally + dense CRF) on the first frame, written
- * atomically as a DAVIS-palette PNG with object ids 1..objects; prints a one-line summary.
+ * LOST (optionally + dense CRF) on the first frame of `frames`, written atomically to `out` as a
+ * DAVIS-palette PNG with object ids 1..objects.
  */
-export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
-  if (args.method !== "lost" && args.method !== "lost-crf") {
-    throw new StcnError("ERR_STCN_ARGUMENT", `--method must be lost or lost-crf here, got ${JSON.stringify(args.method)}`);
+export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promise<LostAnnotateFileResult> {
+  const { method } = options;
+  if (method !== "lost" && method !== "lost-crf") {
+    throw new StcnError("ERR_STCN_ARGUMENT", `method must be lost or lost-crf here, got ${JSON.stringify(method)}`);
   }
   for (const key of ["model", "frames", "out"] as const) {
-    if (typeof args[key] !== "string" || args[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `--${key} is required for --method ${args.method}`);
+    if (typeof options[key] !== "string" || options[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `${key} is required for method ${method}`);
   }
-  const framePath = await firstFrame(args.frames);
+  const framePath = await firstFrame(options.frames);
   const image = await readRgb(framePath);
-  const options = { device: args.device, objects: args.objects, feature: args.feature, kPatches: args.kPatches };
-  const crfOptions: LostCrfOptions = {
-    gtProb: args.gtProb,
-    iterations: args.crfIterations,
-    sxyGaussian: args.sxyGaussian,
-    compatGaussian: args.compatGaussian,
-    sxyBilateral: args.sxyBilateral,
-    srgb: args.srgb,
-    compatBilateral: args.compatBilateral,
-    threads: args.threads,
-  };
-  for (const key of Object.keys(crfOptions) as Array<keyof LostCrfOptions>) if (crfOptions[key] === undefined) delete crfOptions[key];
-  const result: LostResult & { crfTiming?: DenseCrfTiming } =
-    args.method === "lost-crf" ? await lostCrf(args.model, image, { ...options, crf: crfOptions }) : await lost(args.model, image, options);
-  await writeLabelPng(args.out, result.labels, result.width, result.height);
-  const summary = {
-    method: args.method,
-    frame: framePath,
-    out: args.out,
-    width: result.width,
-    height: result.height,
-    grid: [result.rows, result.cols],
-    objects: result.objects.map((o) => ({ id: o.id, seed: [o.seedRow, o.seedCol], patches: o.area, box: o.box })),
-    timings: { ...result.timings, ...(result.crfTiming ? { crfMs: result.crfTiming.totalMs } : {}) },
-  };
-  if (args.json) console.log(JSON.stringify(summary));
-  else {
-    const parts = summary.objects.map((o) => `object ${o.id}: seed (${o.seed.join(",")}), ${o.patches} patches, box [${o.box.join(",")}]`);
-    console.log(
-      `${args.method}: ${framePath} -> ${args.out} (${result.width}x${result.height}, grid ${result.rows}x${result.cols}); ${parts.join("; ")}; ` +
-        `DINO+Gram ${result.timings.featuresMs.toFixed(0)} ms, graph ${result.timings.graphMs.toFixed(0)} ms` +
-        (result.crfTiming ? `, CRF ${result.crfTiming.totalMs.toFixed(0)} ms` : ""),
-    );
+  const lostOptions: LostOptions & { device?: string } = {};
+  for (const key of ["device", "objects", "feature", "kPatches"] as const) {
+    if (options[key] !== undefined) Object.assign(lostOptions, { [key]: options[key] });
   }
+  const result: LostResult & { crfTiming?: DenseCrfTiming } =
+    method === "lost-crf"
+      ? await lostCrf(options.model, image, { ...lostOptions, ...(options.crf ? { crf: options.crf } : {}) })
+      : await lost(options.model, image, lostOptions);
+  await writeLabelPng(options.out, result.labels, result.width, result.height);
+  return { ...result, method, frame: framePath, out: options.out };
 }

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
-import { boxesToDavis } from "../davis/something-else.js";
+import { boxesToDavis } from "../davis/boxes-to-davis.js";
 
 interface BoxesArgs {
   annotations: string;

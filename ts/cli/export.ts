@@ -1,145 +1,29 @@
 /**
- * `stcn export <model>`: runs one of the Python exporters in torchscript/ (export time only; the
- * archives then run through the addon without Python).
- *
- * Adding a model is one entry in {@link exporters}: the script name and its options. Every declared
- * option is passed through to the script as `--<name> <value>` (booleans as a bare `--<name>` when
- * true, arrays repeated), so the yargs declaration and the script's argparse flags use the same names.
+ * `stcn export <model>`: one subcommand per exporter of ts/export.ts; the options are declared there
+ * and passed through to the Python script unchanged (its defaults apply).
  */
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Argv, CommandModule, Options } from "yargs";
-import { StcnError } from "../errors.js";
-import { packageRoot } from "../native.js";
+import { exporters, runExporter, type ExporterSpec } from "../export.js";
 
-/** One exporter: a script of torchscript/ and the options it accepts. */
-export interface ExporterSpec {
-  /** File name in torchscript/. */
-  script: string;
-  describe: string;
-  /** yargs options, passed through under the same names. */
-  options: Record<string, Options>;
-}
-
-const weightsOptions: Record<string, Options> = {
-  checkpoint: { type: "string", describe: "official weights file (see the exporter's docstring)" },
-  "random-init": { type: "boolean", describe: "seeded random weights (tests)" },
-  seed: { type: "number", describe: "seed for --random-init" },
-  out: { type: "string", demandOption: true, describe: "output TorchScript archive (.pt)" },
-};
-
-/** The exporters `stcn export` knows, by subcommand name. */
-export const exporters: Record<string, ExporterSpec> = {
-  stcn: {
-    script: "export_stcn.py",
-    describe: "STCN (official stcn.pth state_dict, 405 entries; stage-0 4-channel and module. prefix accepted) -> TorchScript",
-    options: {
-      ...weightsOptions,
-      "key-proj-scale": { type: "number", describe: "with --random-init: scale key_proj weights (default 0.08, keeps affinities in a trained model's range)" },
-      "state-dict-out": { type: "string", describe: "also write the state_dict (official key names and shapes)" },
-    },
-  },
-  dino: {
-    script: "export_dino.py",
-    describe: "DINO ViT-S/16 or ViT-B/16 (official checkpoints) -> TorchScript for LOST",
-    options: {
-      ...weightsOptions,
-      arch: { choices: ["vit_small", "vit_base", "vit_tiny"], demandOption: true, describe: "ViT variant (the study's notebooks: vit_base)" },
-      "patch-size": { choices: [16, 8], describe: "patch size (default 16)" },
-      "checkpoint-key": { type: "string", describe: "key of the weights inside a training checkpoint (e.g. teacher)" },
-    },
-  },
-  maskrcnn: {
-    script: "maskrcnn.py",
-    describe: "torchvision Mask R-CNN R50-FPN (COCO) -> TorchScript detector",
-    options: {
-      ...weightsOptions,
-      "min-size": { type: "number", describe: "internal resize, shorter side (default 800)" },
-      "max-size": { type: "number", describe: "internal resize, longer side cap (default 1333)" },
-      "box-score-thresh": { type: "number", describe: "detection score floor (default 0.05)" },
-      "box-nms-thresh": { type: "number", describe: "per-class NMS IoU (default 0.5)" },
-      "detections-per-img": { type: "number", describe: "max detections (default 100)" },
-      "class-bias": { type: "string", array: true, describe: "CLASS=VALUE added to the classifier bias (random-init tests)" },
-    },
-  },
-  pointrend: {
-    script: "pointrend.py",
-    describe: "PointRend R50-FPN (detectron2 pointrend_rcnn_R_50_FPN_3x_coco, model_final_edd263.pkl) -> TorchScript detector",
-    options: {
-      ...weightsOptions,
-      "channel-order": { choices: ["rgb", "bgr"], describe: "what the network sees: rgb = the study (default; RGB into BGR-trained weights), bgr = detectron2's intended order" },
-      "min-size": { type: "number", describe: "internal resize, shorter side (default 800)" },
-      "max-size": { type: "number", describe: "internal resize, longer side cap (default 1333)" },
-      "score-thresh": { type: "number", describe: "detection score floor, strict > (default 0.01, the study)" },
-      "nms-thresh": { type: "number", describe: "per-class NMS IoU (default 0.5)" },
-      "detections-per-img": { type: "number", describe: "max detections (default 100)" },
-      "residual-scale": { type: "number", describe: "random-init only: FrozenBN scale of each bottleneck's last conv (default 0.2)" },
-      "class-bias": { type: "string", array: true, describe: "CLASS=VALUE added to the classifier bias, detectron2 contiguous ids (random-init tests)" },
-    },
-  },
-};
-
-/** Options of {@link runExporter}. */
-export interface RunExporterOptions {
-  /** Interpreter with torch/torchvision (default STCN_PYTHON, else /usr/bin/python3). */
-  python?: string;
-  /** Where the script's stdout/stderr go (default: inherited). */
-  stdio?: "inherit" | "pipe";
-}
-
-/** The script's command-line arguments for the declared options present in `values`. */
-export function exporterArgs(spec: ExporterSpec, values: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  for (const name of Object.keys(spec.options)) {
-    const value = values[name];
-    if (value === undefined || value === null || value === false) continue;
-    if (value === true) out.push(`--${name}`);
-    else if (Array.isArray(value)) for (const v of value) out.push(`--${name}`, String(v));
-    else out.push(`--${name}`, String(value));
+function yargsOptions(spec: ExporterSpec): Record<string, Options> {
+  const out: Record<string, Options> = {};
+  for (const [name, o] of Object.entries(spec.options)) {
+    out[name] = {
+      describe: o.describe,
+      ...(o.type ? { type: o.type } : {}),
+      ...(o.choices ? { choices: [...o.choices] } : {}),
+      ...(o.array ? { array: true } : {}),
+      ...(o.demandOption ? { demandOption: true } : {}),
+    };
   }
   return out;
-}
-
-/**
- * Runs exporter `name` with `values` (option name -> value). Resolves when the archive is written;
- * rejects with ERR_STCN_ARGUMENT (unknown exporter), ERR_STCN_INPUT (the script refused its input:
- * exit code 2, e.g. a checkpoint that does not match) or ERR_STCN_INTERNAL (any other failure),
- * carrying the script's last stderr lines.
- */
-export async function runExporter(name: string, values: Record<string, unknown>, options: RunExporterOptions = {}): Promise<void> {
-  const spec = exporters[name];
-  if (!spec) throw new StcnError("ERR_STCN_ARGUMENT", `unknown exporter "${name}" (known: ${Object.keys(exporters).join(", ")})`);
-  const script = join(packageRoot, "torchscript", spec.script);
-  if (!existsSync(script)) throw new StcnError("ERR_STCN_INTERNAL", `exporter script missing: ${script}`);
-  const python = options.python ?? process.env.STCN_PYTHON ?? "/usr/bin/python3";
-  const args = [script, ...exporterArgs(spec, values)];
-  const stdio = options.stdio ?? "inherit";
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(python, args, { stdio: stdio === "inherit" ? ["ignore", "inherit", "pipe"] : ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (stdio === "inherit") process.stderr.write(text);
-      stderr = (stderr + text).slice(-8000);
-    });
-    child.on("error", (error) => {
-      reject(new StcnError("ERR_STCN_INPUT", `cannot run ${python} (set STCN_PYTHON or --python): ${error.message}`, { cause: error }));
-    });
-    child.on("close", (code, signal) => {
-      if (code === 0) return resolve();
-      const tail = stderr.trim().split("\n").slice(-5).join("\n");
-      const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      reject(new StcnError(code === 2 ? "ERR_STCN_INPUT" : "ERR_STCN_INTERNAL", `export ${name}: ${python} ${spec.script} ${why}${tail ? `:\n${tail}` : ""}`));
-    });
-  });
 }
 
 function subcommand(name: string, spec: ExporterSpec): CommandModule<object, Record<string, unknown>> {
   return {
     command: name,
     describe: spec.describe,
-    builder: (y: Argv) => y.options(spec.options),
+    builder: (y: Argv) => y.options(yargsOptions(spec)).epilogue(`Defaults are the script's: ${spec.script} --help (in torchscript/) lists them.`),
     handler: async (args) => {
       await runExporter(name, args, { python: args.python as string | undefined });
     },

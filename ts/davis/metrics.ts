@@ -16,6 +16,7 @@
  * the other list by binary search: the same counts as the dilation, in time proportional to the
  * object size.
  */
+import { StcnError } from "../errors.js";
 
 /** Boundary tolerance in pixels of the official toolkit: `ceil(0.008 · sqrt(H² + W²))`. */
 export function boundaryRadius(width: number, height: number, boundTh = 0.008): number {
@@ -316,7 +317,7 @@ export class FrameScratch {
   hw: Int32Array = new Int32Array(0);
 
   prepare(objects: number, width: number, height: number): void {
-    if (width > 65535 || height > 65535) throw new RangeError(`frames larger than 65535 pixels are not supported (${width}x${height})`);
+    if (width > 65535 || height > 65535) throw new StcnError("ERR_STCN_INPUT", `frames larger than 65535 pixels are not supported (${width}x${height})`);
     const n = objects + 1;
     while (this.gtLists.length < n) {
       this.gtLists.push(new BoundaryList());
@@ -406,7 +407,7 @@ export function evaluateFrame(
 
 function checkMask(mask: Uint8Array, width: number, height: number, what: string): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || mask.length !== width * height) {
-    throw new RangeError(`${what}: ${mask.length} values for ${width}x${height}`);
+    throw new StcnError("ERR_STCN_ARGUMENT", `${what}: ${mask.length} values for ${width}x${height}`);
   }
 }
 

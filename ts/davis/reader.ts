@@ -10,7 +10,11 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { StcnError } from "../errors.js";
+import { labelIds } from "../io/labels.js";
 import { decodeLabelPng, type LabelMap } from "../io/png.js";
+
+/** The DAVIS annotations' void label (the border around objects in some annotations): not an object. */
+export const DAVIS_VOID = 255;
 
 /** Image resolutions of a DAVIS root. */
 export type DavisResolution = "480p" | "Full-Resolution";
@@ -189,9 +193,6 @@ export async function davisObjectIds(sequence: DavisSequence): Promise<{ count: 
 
 /** {@link davisObjectIds} on a decoded label map. */
 export function objectIdsOfMask(labels: Uint8Array): { count: number; present: number[] } {
-  const seen = new Uint8Array(256);
-  for (let i = 0; i < labels.length; i++) seen[labels[i] as number] = 1;
-  const present: number[] = [];
-  for (let v = 1; v < 255; v++) if (seen[v]) present.push(v);
+  const present = labelIds(labels, { void: DAVIS_VOID });
   return { count: present.length ? (present[present.length - 1] as number) : 0, present };
 }

@@ -9,7 +9,7 @@
  * background, distractors included); every object is clearly visible on frame 0.
  *
  * The same code feeds `stcn demo` (clips generated at run time) and torchscript/train_demo.py
- * (through dist/demo/generate-cli.js), so the model is trained on exactly what the demo shows.
+ * (through dist/cli/generate-clips.js), so the model is trained on exactly what the demo shows.
  */
 import { join } from "node:path";
 import { StcnError } from "../errors.js";

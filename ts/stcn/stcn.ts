@@ -15,6 +15,7 @@ import { withCallerStack } from "../errors.js";
 import { native } from "../native.js";
 import type { NativeStcnModel } from "./native-types.js";
 import { StcnTracker, type TrackOptions } from "./tracker.js";
+import { disposeSymbol } from "../lifetime.js";
 
 /** Options for {@link Stcn.load}. */
 export interface StcnLoadOptions {
@@ -33,8 +34,6 @@ export interface StcnLoadOptions {
    */
   optimization?: "none" | "freeze" | "inference";
 }
-
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
 
 /** A loaded STCN model. Create trackers with {@link Stcn.track}; several may share one model. */
 export class Stcn {

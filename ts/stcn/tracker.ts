@@ -1,6 +1,6 @@
 /**
  * `StcnTracker`: propagation of first-frame masks through one video, exactly as the official STCN
- * loop (docs FACTS 1.7) with the YouTube-VOS rule for objects that join later.
+ * loop (docs/stcn-python.md, normative rules 8-13) with the YouTube-VOS rule for objects that join later.
  *
  * The native session owns everything heavy (preprocessing, key/value encoding, memory bank and
  * memory read, decoding, soft aggregation, unpad/resize/argmax); this file decides:
@@ -12,12 +12,15 @@
  *  - decoding ahead: frames (paths) are decoded by sharp while the previous frame is computed.
  */
 import { stat } from "node:fs/promises";
+import { checkInteger, checkLabelMap, checkRgbImage } from "../check.js";
 import { StcnError, withCallerStack } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
+import { labelIds } from "../io/labels.js";
 import { readLabelPng, type LabelMap } from "../io/png.js";
 import { native } from "../native.js";
 import type { NativeStcnSession } from "./native-types.js";
 import type { Stcn } from "./stcn.js";
+import { disposeSymbol } from "../lifetime.js";
 
 /** A frame: a file path (decoded with sharp) or RGB bytes (`data[(y * width + x) * 3 + c]`). */
 export type FrameSource = string | RgbImage;
@@ -83,12 +86,8 @@ export interface TrackerStats {
   computeSeconds: number;
 }
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose");
-
 function positiveInt(value: number | undefined, fallback: number, name: string, min: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) throw new StcnError("ERR_STCN_ARGUMENT", `${name} must be an integer >= ${min}, got ${String(value)}`);
-  return v;
+  return checkInteger(value ?? fallback, name, min);
 }
 
 function describe(source: FrameSource | MaskSource, what: string, index: number): string {
@@ -106,28 +105,13 @@ async function loadFrame(source: FrameSource, index: number): Promise<RgbImage &
     }
     return { ...(await readRgb(source)), name };
   }
-  if (!(source.data instanceof Uint8Array) || source.data.length !== source.width * source.height * 3) {
-    throw new StcnError("ERR_STCN_INPUT", `${name}: RGB data must be a Uint8Array of width*height*3 bytes`);
-  }
-  return { ...source, name };
+  return { ...checkRgbImage(source, name), name };
 }
 
 async function loadMask(source: MaskSource, index: number): Promise<LabelMap & { name: string }> {
   const name = describe(source, "mask of frame", index);
   if (typeof source === "string") return { ...(await readLabelPng(source)), name };
-  if (!(source.data instanceof Uint8Array) || source.data.length !== source.width * source.height) {
-    throw new StcnError("ERR_STCN_INPUT", `${name}: label data must be a Uint8Array of width*height bytes`);
-  }
-  return { ...source, name };
-}
-
-/** Sorted non-zero ids present in a label map. */
-function idsOf(labels: Uint8Array): number[] {
-  const seen = new Uint8Array(256);
-  for (let i = 0; i < labels.length; i++) seen[labels[i] as number] = 1;
-  const out: number[] = [];
-  for (let id = 1; id < 256; id++) if (seen[id]) out.push(id);
-  return out;
+  return { ...checkLabelMap(source, name), name };
 }
 
 interface Loaded {
@@ -244,7 +228,7 @@ export class StcnTracker {
       if (this.next !== 0) throw new StcnError("ERR_STCN_ARGUMENT", "start: the tracker has already started (one tracker per video)");
       const [image, labels] = await Promise.all([loadFrame(frame, 0), loadMask(mask, 0)]);
       this.checkMask(labels, image);
-      const ids = idsOf(labels.data);
+      const ids = labelIds(labels.data, { void: null });
       if (ids.length === 0) throw new StcnError("ERR_STCN_INPUT", `first mask ${labels.name} has no objects (all pixels are 0)`);
       await this.timed(() => this.session.encodeFrame(image.data, image.width, image.height));
       const kept = await this.timed(() => this.session.addObjects(labels.data, labels.width, labels.height, ids, this.resizeMasks));
@@ -314,7 +298,7 @@ export class StcnTracker {
     await this.timed(() => this.session.segment());
     let joining = false;
     if (mask) {
-      const fresh = idsOf(mask.data).filter((id) => !this.ids.includes(id));
+      const fresh = labelIds(mask.data, { void: null }).filter((id) => !this.ids.includes(id));
       if (fresh.length > 0) {
         const kept = await this.timed(() => this.session.addObjects(mask.data, mask.width, mask.height, fresh, this.resizeMasks));
         this.ids.push(...kept);

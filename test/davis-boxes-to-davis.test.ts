@@ -11,7 +11,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { boxesToDavis, boxMask, davis480pSize, evaluateDavis, parseSomethingElseAnnotations, pilNearestResize } from "../dist/index.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { python, repoRoot, tempDir } from "./helpers.js";
+import { python, repoRoot, tempDir, testPython } from "./helpers.js";
 
 const cli = join(repoRoot, "dist", "cli.js");
 const box = (x1: number, y1: number, x2: number, y2: number) => ({ box2d: { x1, x2, y1, y2 }, category: "thing", gt_annotation: "object 0", standard_category: "0000" });
@@ -63,17 +63,8 @@ describe("Something-Else box masks", () => {
       [7, 3, 1120, 480],
     ];
     const cases = sizes.map(([w, h, ow, oh], c) => ({ w, h, ow, oh, data: Array.from({ length: w * h }, (_, i) => (i * 7 + c * 13 + ((i / w) | 0)) % 251) }));
-    const script = String.raw`
-import json, sys
-import numpy as np
-from PIL import Image
-out = []
-for c in json.load(sys.stdin):
-    im = Image.fromarray(np.array(c["data"], dtype=np.uint8).reshape(c["h"], c["w"]), mode="P")
-    out.append(np.array(im.resize((c["ow"], c["oh"]))).reshape(-1).tolist())
-print(json.dumps(out))
-`;
-    const reply = JSON.parse(execFileSync(python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8", maxBuffer: 1 << 28 })) as number[][];
+    const script = testPython("davis-boxes-to-davis-pil-nearest.py");
+    const reply = JSON.parse(execFileSync(python, [script], { input: JSON.stringify(cases), encoding: "utf8", maxBuffer: 1 << 28 })) as number[][];
     cases.forEach((c, i) => {
       const ours = pilNearestResize(Uint8Array.from(c.data), c.w, c.h, c.ow, c.oh);
       const ref = reply[i] as number[];
@@ -96,26 +87,8 @@ print(json.dumps(out))
     expect(readdirSync(join(out, "JPEGImages/480p/2"))).toEqual(["00000.jpg", "00001.jpg", "00002.jpg"]);
 
     // Reference: the notebook's recipe with numpy slicing and PIL (mode P, DAVIS palette, resize).
-    const script = String.raw`
-import json, sys
-import numpy as np
-from PIL import Image
-ann = json.load(open(sys.argv[1]))
-W, H = 427, 240
-out = {}
-for vid, frames in ann.items():
-    for rec in frames:
-        mask = np.zeros((H, W), dtype=np.uint8)
-        for i, lab in enumerate(rec["labels"]):
-            b = lab["box2d"]
-            mask[int(b["y1"]):int(b["y2"]), int(b["x1"]):int(b["x2"])] = i + 1
-        im = Image.fromarray(mask, mode="P")
-        im = im.resize((int(480 * W / H), 480))
-        frame = int(rec["name"].split("/")[-1].split(".")[0])
-        out["%s/%05d" % (vid, frame - 1)] = np.array(im).reshape(-1).tolist()
-print(json.dumps(out))
-`;
-    const reference = JSON.parse(execFileSync(python, ["-c", script, json], { encoding: "utf8", maxBuffer: 1 << 28 })) as Record<string, number[]>;
+    const script = testPython("davis-boxes-to-davis-notebook.py");
+    const reference = JSON.parse(execFileSync(python, [script, json], { encoding: "utf8", maxBuffer: 1 << 28 })) as Record<string, number[]>;
     expect(Object.keys(reference).length).toBe(10);
     for (const [key, values] of Object.entries(reference)) {
       const [vid, stem] = key.split("/") as [string, string];

@@ -3,15 +3,15 @@
  * Writes generated clips as a DAVIS root (used by torchscript/train_demo.py for its training and
  * held-out clips, so Python trains on exactly the generator the demo runs):
  *
- *   node dist/demo/generate-cli.js --out ROOT --seeds 1000-1239 [--set train] [--frames 30]
+ *   node dist/cli/generate-clips.js --out ROOT --seeds 1000-1239 [--set train] [--frames 30]
  *                                  [--width 160] [--height 128] [--objects K]
  *
  * `--seeds` takes a range A-B (inclusive) or a comma list. Prints one JSON line per clip
  * ({"name","seed","objects","distractors"}) and exits 0; a wrong argument prints one line and exits 1.
  */
 import { isStcnError, StcnError } from "../errors.js";
-import { generateDavisRoot } from "./generator.js";
-import { parseSeeds } from "./seeds.js";
+import { generateDavisRoot } from "../demo/generator.js";
+import { parseSeeds } from "../demo/seeds.js";
 
 async function main(argv: string[]): Promise<void> {
   const args = new Map<string, string>();

@@ -197,7 +197,7 @@ export function davis480pSize(width: number, height: number): { width: number; h
  * grows by `scale` per column, accumulated by repeated addition (ImagingScaleAffine); rows alike.
  */
 export function pilNearestResize(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
-  if (src.length !== width * height) throw new RangeError(`resize: ${src.length} values for ${width}x${height}`);
+  if (src.length !== width * height) throw new StcnError("ERR_STCN_ARGUMENT", `resize: ${src.length} values for ${width}x${height}`);
   const out = new Uint8Array(outWidth * outHeight);
   const ax = width / outWidth;
   const ay = height / outHeight;

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torchscript"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "torchscript"))
 from dino import VisionTransformer  # noqa: E402
 
 torch.set_num_threads(max(1, os.cpu_count() or 1))
