@@ -22,6 +22,7 @@ import { davisPalette } from "../io/palette.js";
 import { readLabelPng, writeLabelPng, type LabelMap } from "../io/png.js";
 import { loadModule, type Module, type Value } from "../module.js";
 import { firstFrame } from "../stcn/video.js";
+import { boxLabelMap } from "./box-label-map.js";
 import { Tensor } from "../tensor.js";
 
 /** Which detector produced the archive. */
@@ -65,6 +66,8 @@ export interface AnnotatedObject {
   box: Box | null;
   /** Index of the chosen detection, or null (no detection: the object is empty). */
   detection: number | null;
+  /** The chosen detection's box `[x0, y0, x1, y1]`, or null. */
+  detectionBox: Box | null;
   score: number | null;
   label: number | null;
   /** L2 distance between the GT box and the detection box (GT mode). */
@@ -396,6 +399,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
           id,
           box,
           detection: j,
+          detectionBox: j === null ? null : (Array.from(det.boxes.subarray(j * 4, j * 4 + 4)) as Box),
           score: j === null ? null : det.scores[j]!,
           label: j === null ? null : det.labels[j]!,
           distance: j === null || !box ? null : boxDistance(box, det.boxes.subarray(j * 4, j * 4 + 4)),
@@ -425,6 +429,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
           id: objects.length + 1,
           box: Array.from(det.boxes.subarray(j * 4, j * 4 + 4)) as Box,
           detection: j,
+          detectionBox: Array.from(det.boxes.subarray(j * 4, j * 4 + 4)) as Box,
           score: det.scores[j]!,
           label: det.labels[j]!,
           distance: null,
@@ -469,6 +474,8 @@ export interface DetectorAnnotateArgs {
   maskThreshold?: number;
   /** Print a JSON summary (objects, detections, timing) instead of text lines. */
   json?: boolean;
+  /** "mask" (default): the detections' masks; "box": their boxes filled (see {@link boxLabelMap}). */
+  as?: "mask" | "box";
 }
 
 /** yargs `.options(...)` for the detector flavour of `stcn annotate`. */
@@ -521,7 +528,8 @@ export async function runDetectorAnnotate(args: DetectorAnnotateArgs): Promise<D
       onWarning: (m) => console.warn(`stcn: warning: ${m}`),
     });
     const result = await annotator.annotate(image, gt, { boxRule: args.boxRule ?? "study", scoreThreshold: args.scoreThreshold });
-    await writeLabelPng(args.out, result.labels, result.width, result.height, gt?.palette ?? davisPalette());
+    const labels = args.as === "box" ? boxLabelMap(result.objects.map((o) => ({ id: o.id, box: o.detectionBox })), result.width, result.height) : result.labels;
+    await writeLabelPng(args.out, labels, result.width, result.height, gt?.palette ?? davisPalette());
     if (args.json) {
       console.log(JSON.stringify({ frame: framePath, out: args.out, method: args.method, detections: result.detections, detectorMs: result.detectorMs, objects: result.objects }));
     } else {

@@ -14,6 +14,7 @@ import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
 import { loadModule, Module } from "../module.js";
 import { firstFrame } from "../stcn/video.js";
+import { boxLabelMap } from "./box-label-map.js";
 import { Tensor } from "../tensor.js";
 import { lostGraph, upsampleNearest, type LostObject } from "./lost-graph.js";
 
@@ -254,6 +255,8 @@ export interface LostAnnotateArgs {
   threads?: number;
   /** Print a JSON summary instead of a line. */
   json?: boolean;
+  /** "mask" (default) or "box" (lost only): each object's LOST box filled (see {@link boxLabelMap}). */
+  as?: "mask" | "box";
 }
 
 /**
@@ -292,6 +295,7 @@ export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
   for (const key of ["model", "frames", "out"] as const) {
     if (typeof args[key] !== "string" || args[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `--${key} is required for --method ${args.method}`);
   }
+  if (args.as === "box" && args.method !== "lost") throw new StcnError("ERR_STCN_ARGUMENT", "--as box takes LOST's box: use --method lost (the CRF refines masks only)");
   const framePath = await firstFrame(args.frames);
   const image = await readRgb(framePath);
   const options = { device: args.device, objects: args.objects, feature: args.feature, kPatches: args.kPatches };
@@ -308,7 +312,8 @@ export async function runLostAnnotate(args: LostAnnotateArgs): Promise<void> {
   for (const key of Object.keys(crfOptions) as Array<keyof LostCrfOptions>) if (crfOptions[key] === undefined) delete crfOptions[key];
   const result: LostResult & { crfTiming?: DenseCrfTiming } =
     args.method === "lost-crf" ? await lostCrf(args.model, image, { ...options, crf: crfOptions }) : await lost(args.model, image, options);
-  await writeLabelPng(args.out, result.labels, result.width, result.height);
+  const labels = args.as === "box" ? boxLabelMap(result.objects.map((o) => ({ id: o.id, box: o.box })), result.width, result.height) : result.labels;
+  await writeLabelPng(args.out, labels, result.width, result.height);
   const summary = {
     method: args.method,
     frame: framePath,

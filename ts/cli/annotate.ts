@@ -23,6 +23,7 @@ interface AnnotateArgs {
   out: string;
   device: string;
   json: boolean;
+  as: "mask" | "box";
   // detectors
   gtMask?: string;
   boxRule: BoxRule;
@@ -56,6 +57,11 @@ export const annotateCommand: CommandModule = {
       .option("model", { type: "string", demandOption: true, describe: "TorchScript model: detector (stcn export maskrcnn|pointrend) or DINO (stcn export dino)" })
       .option("frames", { type: "string", demandOption: true, describe: "frames folder (frame 0 = first image sorted by name) or one image" })
       .option("out", { type: "string", demandOption: true, describe: "output first-frame label PNG (palette)" })
+      .option("as", {
+        choices: ["mask", "box"] as const,
+        default: "mask",
+        describe: "mask: instance masks; box: each object's box filled as boxes-to-davis fills boxes (maskrcnn/pointrend: the matched detection's box; lost: LOST's box)",
+      })
       .group(["gt-mask", "box-rule", "gt", "score-threshold", "channel-order", "mask-threshold"], "maskrcnn / pointrend:")
       .group(["objects", "feature", "k-patches"], "lost / lost-crf:")
       .group(["gt-prob", "crf-iterations", "sxy-gaussian", "compat-gaussian", "sxy-bilateral", "srgb", "compat-bilateral", "threads"], "lost-crf (CRF):")
@@ -63,7 +69,7 @@ export const annotateCommand: CommandModule = {
       .example("$0 annotate --method lost-crf --model dino_vitb16.pt --frames JPEGImages/480p/judo --out judo-lost.png", ""),
   handler: async (raw) => {
     const a = raw as unknown as AnnotateArgs;
-    const common = { model: a.model, frames: a.frames, out: a.out, device: a.device, json: a.json };
+    const common = { model: a.model, frames: a.frames, out: a.out, device: a.device, json: a.json, as: a.as };
     if (a.method === "maskrcnn" || a.method === "pointrend") {
       await runDetectorAnnotate({
         ...common,
