@@ -120,7 +120,7 @@ describe("stcn reproduce resume", () => {
     expect(runToEnd(out).units.map((u) => u.status)).toEqual(["skipped", "skipped"]);
     expect(runToEnd(out, ["--force"]).units.map((u) => u.status)).toEqual(["computed", "computed"]);
     expect(readFileSync(join(gtDir, "judo", "00015.png")).equals(readFileSync(join(reference, "table-3", "gt", "judo", "00015.png")))).toBe(true);
-  });
+  }, 900_000);
 
   it("SIGTERM stops between frames: exit 130, one line, no marker and no temp file for the unfinished sequence", async () => {
     const out = join(dir, "terminated");
@@ -133,5 +133,5 @@ describe("stcn reproduce resume", () => {
     expect(readdirSync(join(gtDir, "judo")).filter((f) => !f.endsWith(".png"))).toEqual([]);
     // The partial report was written on the way out.
     expect(readFileSync(join(out, "table-3.csv"), "utf8")).toContain("\ngt,,,,,\n");
-  });
+  }, 300_000);
 });

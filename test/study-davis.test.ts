@@ -1,0 +1,48 @@
+/**
+ * Tables 1 and 2 through the library (`reproduceStudy`) on the one-sequence DAVIS root with real
+ * frames: without first-frame models only `gt` runs (the three others skipped with their reasons),
+ * one STCN serves both tables, the second table's sequence is decoded ahead while the first runs
+ * and gives byte-identical results, and the tables have the study's rows.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { reproduceStudy, type StudyEvent } from "../dist/index.js";
+import { dataRoot, tempDir } from "./helpers.js";
+import { exportStcn } from "./study-fixtures.js";
+
+describe("reproduceStudy on DAVIS (Tables 1 and 2)", () => {
+  it("runs gt in both tables, skips methods without models, writes both tables", async () => {
+    const dir = tempDir("stcn-study-davis-");
+    exportStcn(join(dir, "stcn.pt"));
+    const out = join(dir, "out");
+    const events: StudyEvent[] = [];
+    const result = await reproduceStudy({ davisRoot: join(dataRoot, "davis-judo"), stcn: join(dir, "stcn.pt"), out, size: 128, onEvent: (e) => events.push(e) });
+    expect(events.filter((e) => e.type === "method-skipped").map((e) => e.type === "method-skipped" && `${e.table} ${e.method}: ${e.reason}`)).toEqual([
+      "2 maskrcnn: no maskrcnn model given (--maskrcnn)",
+      "2 pointrend: no pointrend model given (--pointrend)",
+      "2 lost-crf: no dino model given (--dino)",
+    ]);
+    expect(result.units.map((u) => `${u.table}/${u.method}/${u.sequence}/${u.status}`)).toEqual(["1/gt/judo/computed", "2/gt/judo/computed"]);
+    // Frame events count every propagated frame of each unit.
+    expect(events.filter((e) => e.type === "frame")).toHaveLength(32);
+    expect(readFileSync(join(out, "table-1.csv"), "utf8").trim().split("\n").map((l) => l.split(",")[0])).toEqual(["method", "gt"]);
+    const t2 = readFileSync(join(out, "table-2.csv"), "utf8").trim().split("\n");
+    expect(t2.map((l) => l.split(",")[0])).toEqual(["method", "gt", "maskrcnn", "pointrend", "lost-crf"]);
+    expect(t2.slice(2)).toEqual(["maskrcnn,,,,,", "pointrend,,,,,", "lost-crf,,,,,"]);
+    // Table 2's gt ran on frames decoded ahead: the same results as Table 1's.
+    const t1Rows = readFileSync(join(out, "table-1.csv"), "utf8").trim().split("\n");
+    expect((t2[1] as string).split(",").slice(0, 4)).toEqual((t1Rows[1] as string).split(",").slice(0, 4));
+    const frames = readdirSync(join(out, "table-1", "gt", "judo")).sort();
+    expect(frames).toHaveLength(16);
+    for (const f of frames) {
+      expect(readFileSync(join(out, "table-2", "gt", "judo", f)).equals(readFileSync(join(out, "table-1", "gt", "judo", f))), f).toBe(true);
+    }
+    // The GT first frame is the dataset's first annotation.
+    expect(readFileSync(join(out, "table-1", "gt", "first-frames", "judo.png")).equals(readFileSync(join(dataRoot, "davis-judo", "Annotations", "480p", "judo", "00000.png")))).toBe(true);
+    const t1 = result.report.tables[0]!;
+    expect(t1.rows[0]!.status).toBe("done");
+    expect(t1.rows[0]!.published?.jf).toBe(85.3);
+    expect(result.report.tables[1]!.rows.map((r) => r.status)).toEqual(["done", "skipped", "skipped", "skipped"]);
+  }, 600_000);
+});
