@@ -31,6 +31,8 @@ export interface UnitConfig {
   /** The dataset root the frames come from (absolute path) and its set. */
   root: string;
   set: string;
+  /** Table 3: SHA-256 of annotations.json (the GT boxes the first frames and the box root come from). */
+  annotations?: string;
 }
 
 /** The JSON of a done marker. */

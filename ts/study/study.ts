@@ -237,6 +237,7 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
         device,
         root: source.root,
         set: source.set,
+        ...(table === 3 ? { annotations: annotationsSha256 } : {}),
       };
       const key = unitKey(config);
       configs.set(`${table}/${method}`, config);

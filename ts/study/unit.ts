@@ -109,7 +109,8 @@ function interrupted(): StcnError {
  * (`first-frames/<sequence>.png`) and every result frame (`<sequence>/<frame>.png`), each atomically,
  * then the done marker.
  */
-export async function runStudyUnit(unit: StudyUnit, ctx: StudyUnitContext): Promise<StudyUnitOutcome> {
+export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Promise<StudyUnitOutcome> {
+  const unit: StudyUnit = { table: spec.table, method: spec.method, sequence: spec.sequence };
   const key = unitKey(ctx.config);
   if (!ctx.force) {
     const marker = await doneUnit(ctx.out, unit.table, unit.method, unit.sequence, key);
