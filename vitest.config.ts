@@ -12,7 +12,7 @@ import { defineConfig } from "vitest/config";
 //           with oneDNN and ATen capped at AVX2, so a tolerance measured on one CPU cannot turn
 //           another CPU's run red.
 const groups: Record<string, string[]> = {
-  unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts"],
+  unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts", "test/study-report.test.ts"],
   parity: [
     "test/crf.test.ts",
     "test/davis-metrics.test.ts",
