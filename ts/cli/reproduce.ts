@@ -144,6 +144,11 @@ function progressRenderer(showProgress: boolean): { onEvent: (e: StudyEvent) => 
           if (showProgress) line(`${unitName(e.unit)}: already done (${m.frames} frames), skipped`);
           break;
         }
+        if (e.outcome.status === "reused") {
+          framesDone += e.unit.frames;
+          if (showProgress) line(`${unitName(e.unit)}: copied from table ${m.reusedFrom} (same frames, models and options)`);
+          break;
+        }
         if (showProgress) {
           line(
             `${unitName(e.unit)}: done, ${m.frames} frames, ${(m.frames / m.propagationSeconds).toFixed(2)} FPS propagation, ` +

@@ -58,6 +58,8 @@ export interface UnitMarker {
   totalSeconds: number;
   /** Warnings of the first-frame method (e.g. a GT object without a detection). */
   warnings: string[];
+  /** Set when the files were copied from the identical unit of this other table (timings are the twin's). */
+  reusedFrom?: StudyTable;
   finishedAt: string;
 }
 

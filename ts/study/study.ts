@@ -290,7 +290,6 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
           continue;
         }
       }
-      stcn ??= await Stcn.load(options.stcn, { device });
       const model = modelOf(unit.method);
       const name = `${unit.table}/${unit.method}`;
       if (model && annotator?.name !== name) {
@@ -306,7 +305,7 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
       const outcome = await runStudyUnit(unit, {
         out,
         source: sources.get(unit.table) as StudySource,
-        stcn,
+        stcn: async () => (stcn ??= await Stcn.load(options.stcn, { device })),
         ...(model && annotator ? { annotator: annotator.module } : {}),
         config,
         topK,

@@ -4,7 +4,7 @@
  * `reproduce` loop, a job queue) can run them in any order, and a unit that finds its marker (same
  * configuration key, every file present) does nothing.
  */
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
@@ -16,7 +16,7 @@ import type { Stcn } from "../stcn/stcn.js";
 import { listFrames } from "../stcn/video.js";
 import { boxFirstFrame, maskFirstFrame, type FirstFrame } from "./first-frame.js";
 import { doneUnit, methodDir, markerPath, UNIT_MARKER_FORMAT, unitKey, writeUnitMarker, type UnitConfig, type UnitMarker } from "./marker.js";
-import type { StudyMethod, StudyTable } from "./tables.js";
+import { STUDY_TABLES, type StudyMethod, type StudyTable } from "./tables.js";
 
 /** Where a table's sequences come from. */
 export type StudySource =
@@ -33,8 +33,8 @@ export interface StudyUnitContext {
   /** The study's output root. */
   out: string;
   source: StudySource;
-  /** The loaded STCN (one per run, shared by every unit). */
-  stcn: Stcn;
+  /** The loaded STCN (one per run, shared by every unit), or a loader called only when the unit propagates. */
+  stcn: Stcn | (() => Promise<Stcn>);
   /** The loaded first-frame model: detector for maskrcnn/pointrend, DINO for lost/lost-crf. */
   annotator?: Module;
   /** What the results depend on (its hash is the marker key). */
@@ -62,8 +62,11 @@ export interface StudyUnit {
 
 /** What {@link runStudyUnit} did. */
 export interface StudyUnitOutcome extends StudyUnit {
-  /** "skipped": already done (marker found); "computed": run now. */
-  status: "skipped" | "computed";
+  /**
+   * "skipped": already done (marker found); "computed": run now; "reused": copied from the identical
+   * unit of another table (same method, sequence and key: Tables 1 and 2 share their `gt` units).
+   */
+  status: "skipped" | "computed" | "reused";
   marker: UnitMarker;
 }
 
@@ -126,10 +129,23 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
   await rm(seqDir, { recursive: true, force: true });
   await rm(firstPath, { force: true });
 
+  // Tables 1 and 2 run the same gt units: a done twin with the same key is copied, not recomputed.
+  for (const other of STUDY_TABLES) {
+    if (other === unit.table) continue;
+    const twin = await doneUnit(ctx.out, other, unit.method, unit.sequence, key);
+    if (!twin) continue;
+    const from = methodDir(ctx.out, other, unit.method);
+    for (const file of [twin.firstFrame, ...twin.files]) await writeFileAtomic(join(dir, file), await readFile(join(from, file)));
+    const marker: UnitMarker = { ...twin, ...unit, reusedFrom: other, finishedAt: new Date().toISOString() };
+    await writeUnitMarker(ctx.out, marker);
+    return { ...unit, status: "reused", marker };
+  }
+
   const first = await firstFrameOf(unit, ctx);
   await writeFileAtomic(firstPath, first.png);
   if (ctx.signal?.aborted) throw interrupted();
-  const result = await segmentFolder(ctx.stcn, {
+  const stcn = typeof ctx.stcn === "function" ? await ctx.stcn() : ctx.stcn;
+  const result = await segmentFolder(stcn, {
     frames: sequenceFrames(ctx.source, unit.sequence),
     mask: firstPath,
     out: seqDir,
