@@ -311,7 +311,7 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
         topK,
         memEvery,
         size,
-        ...(options.force ? { force: true } : {}),
+        ...(options.force ? { force: true, runStartedAt: manifest.startedAt } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(preloaded ? { preloaded } : {}),
         onFrame: (done, total) => onEvent?.({ type: "frame", unit, done, total }),

@@ -43,8 +43,10 @@ export interface StudyUnitContext {
   topK: number;
   memEvery: number;
   size: number;
-  /** Recompute even when the unit is done. */
+  /** Recompute even when the unit is done (an identical unit of another table is then reused only if it finished after `runStartedAt`). */
   force?: boolean;
+  /** ISO time the run started (with `force`: which twins count as redone in this run). */
+  runStartedAt?: string;
   /** Stops between frames (the unit then rejects with ERR_STCN_INTERRUPTED and writes no marker). */
   signal?: AbortSignal;
   /** Frames of this sequence decoded ahead (frame 0 first), e.g. while the previous unit ran. */
@@ -133,7 +135,7 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
   for (const other of STUDY_TABLES) {
     if (other === unit.table) continue;
     const twin = await doneUnit(ctx.out, other, unit.method, unit.sequence, key);
-    if (!twin) continue;
+    if (!twin || (ctx.force && !(ctx.runStartedAt !== undefined && twin.finishedAt >= ctx.runStartedAt))) continue;
     const from = methodDir(ctx.out, other, unit.method);
     for (const file of [twin.firstFrame, ...twin.files]) await writeFileAtomic(join(dir, file), await readFile(join(from, file)));
     const marker: UnitMarker = { ...twin, ...unit, reusedFrom: other, finishedAt: new Date().toISOString() };
