@@ -45,5 +45,16 @@ describe("reproduceStudy on DAVIS (Tables 1 and 2)", () => {
     expect(t1.rows[0]!.status).toBe("done");
     expect(t1.rows[0]!.published?.jf).toBe(85.3);
     expect(result.report.tables[1]!.rows.map((r) => r.status)).toEqual(["done", "skipped", "skipped", "skipped"]);
+    // A rerun finds both done; --force on Table 2 alone recomputes its gt (Table 1's, older than this run, is not copied).
+    const again = await reproduceStudy({ davisRoot: join(dataRoot, "davis-judo"), stcn: join(dir, "stcn.pt"), out, size: 128 });
+    expect(again.units.map((u) => u.status)).toEqual(["skipped", "skipped"]);
+    const forced = await reproduceStudy({ davisRoot: join(dataRoot, "davis-judo"), stcn: join(dir, "stcn.pt"), out, size: 128, tables: [2], force: true });
+    expect(forced.units.map((u) => `${u.table}/${u.status}`)).toEqual(["2/computed"]);
+    expect(forced.units[0]!.marker.reusedFrom).toBeUndefined();
+    // The report keeps Table 1, planned by the earlier run into this folder.
+    expect(forced.report.tables.map((t) => `${t.table}:${t.rows[0]!.status}`)).toEqual(["1:done", "2:done"]);
+    for (const f of frames) {
+      expect(readFileSync(join(out, "table-2", "gt", "judo", f)).equals(readFileSync(join(out, "table-1", "gt", "judo", f))), f).toBe(true);
+    }
   }, 600_000);
 });

@@ -17,7 +17,7 @@ import { loadModule, type Module } from "../module.js";
 import { runtimeInfo } from "../runtime.js";
 import { Stcn } from "../stcn/stcn.js";
 import { doneUnit, unitKey, type UnitConfig } from "./marker.js";
-import { sha256File, writeManifest, type ModelFile, type PlannedMethod, type PlannedTable, type StudyManifest, STUDY_MANIFEST_FORMAT } from "./manifest.js";
+import { readManifest, sha256File, writeManifest, type ModelFile, type PlannedMethod, type PlannedTable, type StudyManifest, STUDY_MANIFEST_FORMAT } from "./manifest.js";
 import { writeStudyReport, type ReportEvent, type StudyReport } from "./report.js";
 import { isStudyTable, modelOf, STUDY_METHODS, TABLE_METHODS, type StudyMethod, type StudyModel, type StudyTable } from "./tables.js";
 import { runStudyUnit, type StudySource, type StudyUnit, type StudyUnitOutcome } from "./unit.js";
@@ -268,6 +268,13 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
       platform: `${process.platform}-${process.arch}`,
     },
   };
+  // Tables planned by an earlier run into the same folder (and not planned now) stay in the report.
+  const previous = await readManifest(out).catch(() => undefined);
+  if (previous) {
+    manifest.tables = [...previous.tables.filter((t) => !tables.includes(t.table)), ...planned].sort((a, b) => a.table - b.table);
+    manifest.models = { ...previous.models, ...models };
+    if (!manifest.somethingElse && previous.somethingElse && manifest.tables.some((t) => t.table === 3)) manifest.somethingElse = previous.somethingElse;
+  }
   await writeManifest(out, manifest);
   onEvent?.({ type: "plan", tables: planned, units });
 
