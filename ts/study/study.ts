@@ -302,7 +302,12 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
       if (model && annotator?.name !== name) {
         annotator?.module.dispose();
         annotator = undefined;
-        annotator = { name, module: await loadModule((models[model] as ModelFile).path, { device }) };
+        const path = (models[model] as ModelFile).path;
+        annotator = { name, module: await loadModule(path, { device }) };
+        const declared = annotator.module.metadata?.model;
+        if (model !== "dino" && (declared === "maskrcnn" || declared === "pointrend") && declared !== model) {
+          throw new StcnError("ERR_STCN_ARGUMENT", `--${model} ${path} holds a ${declared} model`);
+        }
       }
       const preloaded = ahead?.unit === unit ? await ahead.frames : undefined;
       // Decode the next unfinished sequence while this one propagates.
