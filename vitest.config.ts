@@ -19,6 +19,7 @@ const groups: Record<string, string[]> = {
     "test/davis-errors.test.ts",
     "test/davis-reader.test.ts",
     "test/demo-generator.test.ts",
+    "test/study-report.test.ts",
   ],
   parity: [
     "test/crf.test.ts",

@@ -204,3 +204,24 @@ describe("annotate with controlled detections", () => {
     await expect(detectorAnnotator(modules.several!).annotate(image, gt)).rejects.toMatchObject({ code: "ERR_STCN_INPUT" });
   });
 });
+
+describe("stcn annotate --as box", () => {
+  it("writes the matched detections' boxes (GT ids kept, later boxes on top, as boxes-to-davis fills them)", async () => {
+    const { encodeLabelPng, encodeRgb, readLabelPng, boxLabelMap } = await import("../dist/index.js");
+    const { execFileSync: run } = await import("node:child_process");
+    const { repoRoot } = await import("./helpers.js");
+    const framePath = join(dir, "frame.png");
+    writeFileSync(framePath, await encodeRgb(image));
+    // Objects 1 and 3 (ids kept): nearest detections 0 [2,2,20,20] and 1 [10,10,30,25].
+    const gt = labelMap(W, H, [[1, [3, 3, 19, 19]], [3, [11, 11, 29, 24]]]);
+    const gtPath = join(dir, "gt.png");
+    writeFileSync(gtPath, encodeLabelPng(gt.data, W, H));
+    const out = join(dir, "box.png");
+    run(process.execPath, [join(repoRoot, "dist", "cli.js"), "annotate", "--method", "maskrcnn", "--model", join(dir, "several.pt"), "--frames", framePath, "--gt-mask", gtPath, "--box-rule", "exact", "--as", "box", "--out", out], { encoding: "utf8" });
+    const written = await readLabelPng(out);
+    const expected = labelMap(W, H, [[1, [2, 2, 20, 20]], [3, [10, 10, 30, 25]]]);
+    expect(Buffer.from(written.data).equals(Buffer.from(expected.data))).toBe(true);
+    expect(written.data[12 * W + 12]).toBe(3); // overlap: the later box on top (the mask path gives it to 1)
+    expect(Array.from(boxLabelMap([{ id: 2, box: [0.9, 0, 2.99, 1] }, { id: 5, box: null }], 4, 2))).toEqual([2, 2, 0, 0, 0, 0, 0, 0]);
+  });
+});

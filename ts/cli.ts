@@ -15,6 +15,7 @@ import { boxesToDavisCommand } from "./cli/boxes-to-davis.js";
 import { demoCommand } from "./cli/demo.js";
 import { annotateCommand } from "./cli/annotate.js";
 import { reproduceCommand } from "./cli/reproduce.js";
+import { reportCommand } from "./cli/report.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
@@ -25,6 +26,7 @@ const commands: CommandModule<object, any>[] = [
   annotateCommand,
   evaluateCommand,
   reproduceCommand,
+  reportCommand,
   crfCommand,
   exportCommand,
   boxesToDavisCommand,

@@ -156,3 +156,62 @@ export {
   type GenerateRootOptions,
 } from "./demo/generator.js";
 export { runDemo, demoSummary, DEMO_MODEL_PATH, DEMO_DEFAULT_SEED, type DemoOptions, type DemoResult, type DemoClip } from "./demo/demo.js";
+// The whole study (Tables 1-3), resumable units with done markers, the report and its chart.
+export {
+  reproduceStudy,
+  type ReproduceStudyOptions,
+  type StudyEvent,
+  type StudyResult,
+  type PlannedUnit,
+} from "./study/study.js";
+export {
+  runStudyUnit,
+  firstRecord,
+  type StudySource,
+  type StudyUnit,
+  type StudyUnitContext,
+  type StudyUnitOutcome,
+} from "./study/unit.js";
+export {
+  UNIT_MARKER_FORMAT,
+  unitKey,
+  methodDir,
+  markerPath,
+  readUnitMarker,
+  doneUnit,
+  writeUnitMarker,
+  type UnitConfig,
+  type UnitMarker,
+} from "./study/marker.js";
+export {
+  buildStudyReport,
+  writeStudyReport,
+  reportMarkdown,
+  tableCsv,
+  chartData,
+  type StudyRow,
+  type Table1Row,
+  type Table2Row,
+  type Table3Row,
+  type StudyTableReport,
+  type StudyReport,
+  type SequenceScore,
+  type ReportEvent,
+} from "./study/report.js";
+export { readManifest, sha256File, STUDY_MANIFEST_FORMAT, type StudyManifest, type PlannedTable, type PlannedMethod, type StudyEnvironment, type ModelFile } from "./study/manifest.js";
+export {
+  STUDY_TABLES,
+  STUDY_METHODS,
+  TABLE_METHODS,
+  TABLE_TITLES,
+  TABLE_CSV_COLUMNS,
+  PUBLISHED,
+  methodTitle,
+  type StudyTable,
+  type StudyMethod,
+  type StudyModel,
+  type PublishedRow,
+} from "./study/tables.js";
+export { maskFirstFrame, boxFirstFrame, matchedDetectionBoxes, boxesTo480p, type FirstFrame } from "./study/first-frame.js";
+export { renderBarChartSvg, type BarDatum, type BarChartOptions } from "./study/chart.js";
+export { boxLabelMap, type PixelBox } from "./annotators/box-label-map.js";

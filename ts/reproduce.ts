@@ -100,7 +100,10 @@ export function formatReproduceTable(rows: readonly ReproduceRow[]): string {
   return lines.join("\n");
 }
 
-/** Runs the study's DAVIS experiment for each method. */
+/**
+ * Runs the study's DAVIS experiment (Table 2) for each method, in one pass without resume.
+ * @deprecated Use {@link reproduceStudy} (ts/study/study.ts): Tables 1-3, resumable units, the report.
+ */
 export async function reproduceDavis(options: ReproduceDavisOptions): Promise<ReproduceResult> {
   const log = options.log ?? (() => undefined);
   const methods = methodsFor(options);

@@ -24,6 +24,7 @@ import { labelIds } from "../io/labels.js";
 import { readLabelPng, writeLabelPng, type LabelMap } from "../io/png.js";
 import { loadModule, type Module, type Value } from "../module.js";
 import { firstFrame } from "../stcn/video.js";
+import { boxLabelMap } from "./box-label-map.js";
 import { Tensor } from "../tensor.js";
 
 /** Which detector produced the archive. */
@@ -67,6 +68,8 @@ export interface AnnotatedObject {
   box: Box | null;
   /** Index of the chosen detection, or null (no detection: the object is empty). */
   detection: number | null;
+  /** The chosen detection's box `[x0, y0, x1, y1]`, or null. */
+  detectionBox: Box | null;
   score: number | null;
   label: number | null;
   /** L2 distance between the GT box and the detection box (GT mode). */
@@ -389,6 +392,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
           id,
           box,
           detection: j,
+          detectionBox: j === null ? null : (Array.from(det.boxes.subarray(j * 4, j * 4 + 4)) as Box),
           score: j === null ? null : det.scores[j]!,
           label: j === null ? null : det.labels[j]!,
           distance: j === null || !box ? null : boxDistance(box, det.boxes.subarray(j * 4, j * 4 + 4)),
@@ -418,6 +422,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
           id: objects.length + 1,
           box: Array.from(det.boxes.subarray(j * 4, j * 4 + 4)) as Box,
           detection: j,
+          detectionBox: Array.from(det.boxes.subarray(j * 4, j * 4 + 4)) as Box,
           score: det.scores[j]!,
           label: det.labels[j]!,
           distance: null,
@@ -463,6 +468,8 @@ export interface DetectorAnnotateFileOptions {
   maskThreshold?: number;
   /** Called with each warning (they are also in the result). */
   onWarning?: (message: string) => void;
+  /** "mask" (default): the detections' masks; "box": their boxes filled (see {@link boxLabelMap}). */
+  as?: "mask" | "box";
 }
 
 /** What {@link detectorAnnotateFile} did: the annotation, the frame it read and the PNG it wrote. */
@@ -497,8 +504,10 @@ export async function detectorAnnotateFile(options: DetectorAnnotateFileOptions)
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
     const annotation = await annotator.annotate(image, gt, { boxRule: options.boxRule ?? "study", scoreThreshold: options.scoreThreshold });
-    await writeLabelPng(options.out, annotation.labels, annotation.width, annotation.height, gt?.palette ?? davisPalette());
-    return { ...annotation, frame: framePath, out: options.out };
+    const labels =
+      options.as === "box" ? boxLabelMap(annotation.objects.map((o) => ({ id: o.id, box: o.detectionBox })), annotation.width, annotation.height) : annotation.labels;
+    await writeLabelPng(options.out, labels, annotation.width, annotation.height, gt?.palette ?? davisPalette());
+    return { ...annotation, labels, frame: framePath, out: options.out };
   } finally {
     module.dispose();
   }

@@ -14,6 +14,7 @@ import { readRgb, type RgbImage } from "../io/image.js";
 import { writeLabelPng } from "../io/png.js";
 import { loadModule, Module } from "../module.js";
 import { firstFrame } from "../stcn/video.js";
+import { boxLabelMap } from "./box-label-map.js";
 import { Tensor } from "../tensor.js";
 import { lostGraph, upsampleNearest, type LostObject } from "./lost-graph.js";
 
@@ -225,6 +226,8 @@ export interface LostAnnotateFileOptions extends LostOptions {
   device?: string;
   /** CRF parameters of "lost-crf"; defaults {@link LOST_CRF_DEFAULTS}. */
   crf?: LostCrfOptions;
+  /** "mask" (default) or "box" (lost only): each object's LOST box filled (see {@link boxLabelMap}). */
+  as?: "mask" | "box";
 }
 
 /**
@@ -250,6 +253,7 @@ export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promis
   for (const key of ["model", "frames", "out"] as const) {
     if (typeof options[key] !== "string" || options[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `${key} is required for method ${method}`);
   }
+  if (options.as === "box" && method !== "lost") throw new StcnError("ERR_STCN_ARGUMENT", "as box takes LOST's box: use method lost (the CRF refines masks only)");
   const framePath = await firstFrame(options.frames);
   const image = await readRgb(framePath);
   const lostOptions: LostOptions & { device?: string } = {};
@@ -260,6 +264,7 @@ export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promis
     method === "lost-crf"
       ? await lostCrf(options.model, image, { ...lostOptions, ...(options.crf ? { crf: options.crf } : {}) })
       : await lost(options.model, image, lostOptions);
-  await writeLabelPng(options.out, result.labels, result.width, result.height);
-  return { ...result, method, frame: framePath, out: options.out };
+  const labels = options.as === "box" ? boxLabelMap(result.objects.map((o) => ({ id: o.id, box: o.box })), result.width, result.height) : result.labels;
+  await writeLabelPng(options.out, labels, result.width, result.height);
+  return { ...result, labels, method, frame: framePath, out: options.out };
 }

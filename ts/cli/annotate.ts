@@ -26,6 +26,7 @@ interface AnnotateArgs {
   out: string;
   device: string;
   json: boolean;
+  as: "mask" | "box";
   // detectors
   gtMask?: string;
   boxRule: BoxRule;
@@ -56,6 +57,11 @@ export const annotateOptions = {
   out: { type: "string", demandOption: true, describe: "output first-frame label PNG (palette)" },
   device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
   json: { type: "boolean", default: false, describe: "print a JSON summary" },
+  as: {
+    choices: ["mask", "box"] as const,
+    default: "mask",
+    describe: "mask: instance masks; box: each object's box filled as boxes-to-davis fills boxes (maskrcnn/pointrend: the matched detection's box; lost: LOST's box)",
+  },
   // maskrcnn / pointrend
   "gt-mask": { type: "string", describe: "GT first-frame mask PNG (object ids and boxes to match); omit with --no-gt" },
   "box-rule": { choices: ["study", "exact"] as const, default: "study", describe: "GT box rule: the study's first-run rule or the tight box" },
@@ -148,7 +154,7 @@ export const annotateCommand: CommandModule = {
       .example("$0 annotate --method lost-crf --model dino_vitb16.pt --frames JPEGImages/480p/judo --out judo-lost.png", ""),
   handler: async (raw) => {
     const a = raw as unknown as AnnotateArgs;
-    const common = { model: a.model, frames: a.frames, out: a.out, device: a.device };
+    const common = { model: a.model, frames: a.frames, out: a.out, device: a.device, as: a.as };
     if (a.method === "maskrcnn" || a.method === "pointrend") {
       if (a.gt !== false && !a.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
       const done = await detectorAnnotateFile({

@@ -9,6 +9,7 @@ import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { davisPalette, type Palette } from "../io/palette.js";
 import { encodeLabelPng, readLabelPng } from "../io/png.js";
+import type { RgbImage } from "../io/image.js";
 import type { Stcn } from "./stcn.js";
 import type { FrameItem, TrackedFrame, TrackOptions } from "./tracker.js";
 import { listFrames, matchMasks } from "./video.js";
@@ -25,6 +26,11 @@ export interface SegmentFolderOptions extends TrackOptions {
   out: string;
   /** Called after each frame is computed. */
   onFrame?: (frame: TrackedFrame, total: number) => void;
+  /**
+   * Frames already decoded, in order from frame 0 (e.g. decoded while the previous video ran); the
+   * remaining frames are read from their files. Each must be the decoded file of the same index.
+   */
+  preloaded?: readonly RgbImage[];
 }
 
 /** What {@link segmentFolder} reports. */
@@ -84,13 +90,13 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
     writes[writes.length - 1]?.catch(() => undefined);
   };
   try {
-    const head = frames[0] as { path: string };
-    const f0 = await tracker.start(head.path, firstMask);
+    const source = (i: number) => options.preloaded?.[i] ?? (frames[i] as { path: string }).path;
+    const f0 = await tracker.start(source(0), firstMask);
     write(f0);
     options.onFrame?.(f0, frames.length);
-    const rest: FrameItem[] = frames.slice(1).map((f, i) => {
+    const rest: FrameItem[] = frames.slice(1).map((_, i) => {
       const mask = later.get(i + 1);
-      return mask ? { frame: f.path, mask } : { frame: f.path };
+      return mask ? { frame: source(i + 1), mask } : { frame: source(i + 1) };
     });
     let width = f0.width;
     let height = f0.height;
