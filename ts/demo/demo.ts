@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { encodeRgb, readRgb, type RgbImage } from "../io/image.js";
 import { davisPalette, type Palette } from "../io/palette.js";
 import { encodeLabelPng, readLabelPng } from "../io/png.js";
+import { overlayLabels } from "../io/overlay.js";
 import { packageRoot } from "../native.js";
 import { evaluateDavis, type DavisEvaluation } from "../davis/evaluate.js";
 import { Stcn } from "../stcn/stcn.js";
@@ -93,25 +94,8 @@ function recommendedMemEvery(metadata: Record<string, unknown> | null): number |
   return typeof rec?.mem_every === "number" && Number.isInteger(rec.mem_every) && rec.mem_every >= 1 ? rec.mem_every : undefined;
 }
 
-/** Colours of the mask and overlay images (the DAVIS palette; background stays clear). */
 function overlay(frame: RgbImage, labels: Uint8Array, palette: Palette): RgbImage {
-  const { width, height } = frame;
-  const out = new Uint8Array(frame.data.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      const l = labels[i] as number;
-      const edge =
-        l !== 0 &&
-        ((x > 0 && labels[i - 1] !== l) || (x < width - 1 && labels[i + 1] !== l) || (y > 0 && labels[i - width] !== l) || (y < height - 1 && labels[i + width] !== l));
-      const colour = palette[l] ?? [255, 255, 255];
-      for (let c = 0; c < 3; c++) {
-        const v = frame.data[i * 3 + c] as number;
-        out[i * 3 + c] = edge ? 255 : l === 0 ? v : Math.round(v * 0.45 + (colour[c] as number) * 0.55);
-      }
-    }
-  }
-  return { data: out, width, height };
+  return overlayLabels(frame, labels, { palette });
 }
 
 /** Frame indices shown on the contact sheet (first, last and evenly in between). */
