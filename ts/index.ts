@@ -153,3 +153,15 @@ export {
   type GenerateRootOptions,
 } from "./demo/generator.js";
 export { runDemo, demoSummary, DEMO_MODEL_PATH, DEMO_DEFAULT_SEED, type DemoOptions, type DemoResult, type DemoClip } from "./demo/demo.js";
+export { probeVideo, type VideoInfo } from "./video/probe.js";
+export { decodeVideo, resolveRange, type DecodeVideoOptions, type DecodedFrame, type FrameRange, type ResolvedRange } from "./video/decode.js";
+export { VideoWriter, checkVideoOutput, VIDEO_EXTENSIONS, type VideoKind, type VideoWriterOptions } from "./video/encode.js";
+export {
+  segmentVideo,
+  videoFrameName,
+  type SegmentVideoOptions,
+  type SegmentVideoResult,
+  type VideoTrackedFrame,
+} from "./video/segment.js";
+export { overlayLabels, type OverlayOptions } from "./io/overlay.js";
+export { ffmpegPath, ffprobePath } from "./video/ffmpeg.js";

@@ -166,3 +166,9 @@ export async function* decodeVideo(path: string, options: DecodeVideoOptions = {
     kill();
   }
 }
+
+/** Frame `index` of a video as RGB (rotation applied); the errors of {@link decodeVideo}. */
+export async function readVideoFrame(path: string, index = 0, options: { signal?: AbortSignal } = {}): Promise<DecodedFrame> {
+  for await (const frame of decodeVideo(path, { start: index, end: index, ...options })) return frame;
+  throw new StcnError("ERR_STCN_VIDEO", `${path}: frame ${index} was not decoded`);
+}
