@@ -4,13 +4,14 @@ import { defineConfig } from "vitest/config";
 // Native suites run in forked processes (a crash fails one file, not the runner), one file at a time
 // on this 2-core machine so timing-sensitive tests (event loop) are not starved.
 //
-// Three groups (vitest projects), each runnable alone with `npm run test:<group>`:
+// Four groups (vitest projects), each runnable alone with `npm run test:<group>`:
 // - unit:   pure TypeScript, no addon, no Python;
 // - native: the addon (LibTorch), without numeric comparison against a reference implementation;
 // - parity: numbers compared with reference implementations (Python, the official toolkit's CSVs,
 //           reference CRF outputs) under float tolerances. `npm test` runs this group a second time
 //           with oneDNN and ATen capped at AVX2, so a tolerance measured on one CPU cannot turn
 //           another CPU's run red.
+// - browser: the result viewer in a real headless Chromium (Debian's chromium, playwright-core).
 const groups: Record<string, string[]> = {
   unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts"],
   parity: [
@@ -27,6 +28,7 @@ const groups: Record<string, string[]> = {
     "test/stcn-model.test.ts",
     "test/stcn-parity.test.ts",
   ],
+  browser: ["test/view-browser.test.ts"],
 };
 const grouped = Object.values(groups).flat();
 
@@ -42,6 +44,7 @@ export default defineConfig({
       { extends: true, test: { name: "unit", include: groups.unit } },
       { extends: true, test: { name: "native", include: ["test/**/*.test.ts"], exclude: grouped } },
       { extends: true, test: { name: "parity", include: groups.parity } },
+      { extends: true, test: { name: "browser", include: groups.browser } },
     ],
   },
 });

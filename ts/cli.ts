@@ -15,6 +15,7 @@ import { boxesToDavisCommand } from "./cli/boxes-to-davis.js";
 import { demoCommand } from "./cli/demo.js";
 import { annotateCommand } from "./cli/annotate.js";
 import { reproduceCommand } from "./cli/reproduce.js";
+import { viewCommand } from "./cli/view.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
@@ -25,6 +26,7 @@ const commands: CommandModule<object, any>[] = [
   annotateCommand,
   evaluateCommand,
   reproduceCommand,
+  viewCommand,
   crfCommand,
   exportCommand,
   boxesToDavisCommand,

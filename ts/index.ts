@@ -165,3 +165,23 @@ export {
 } from "./video/segment.js";
 export { overlayLabels, type OverlayOptions } from "./io/overlay.js";
 export { ffmpegPath, ffprobePath } from "./video/ffmpeg.js";
+export {
+  scanResults,
+  type ScanOptions,
+  type ViewIndex,
+  type ViewSequence,
+  type ViewFrame,
+  type ViewFile,
+  type ViewRoot,
+  type ViewScore,
+  type ViewStudyTable,
+} from "./view/scan.js";
+export {
+  startViewServer,
+  writeViewReport,
+  resolveServedFile,
+  type ViewServer,
+  type ViewServerOptions,
+  type ViewReportResult,
+} from "./view/server.js";
+export { renderFrameChartSvg, type FramePoint } from "./view/chart.js";
