@@ -8,10 +8,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeVideo, probeVideo } from "../dist/index.js";
 import { readLabelPng } from "../dist/io/png.js";
-import { dataRoot, repoRoot, tempDir } from "./helpers.js";
+import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
 
 const judo = join(dataRoot, "clips", "judo");
 const cli = join(repoRoot, "dist", "cli.js");
@@ -236,5 +237,51 @@ describe("bad input: one line, exit 1, nothing written", () => {
     const r = stcn(["segment", "--model", model, "--video", video, "--mask", mask, "--start-frame", "16", "--out", join(dir, "never")]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^stcn: --start-frame 16 is past the last frame of .*judo\.mkv \(15\) \[ERR_STCN_ARGUMENT\]$/);
+  });
+});
+
+describe("annotate --video and demo --video", () => {
+  it("annotate --video --start-frame K annotates frame K of the video", async () => {
+    // A stand-in detector whose one mask is "red > 0.5" of the image it is given.
+    const script = String.raw`
+import json, sys, torch
+from typing import Dict
+class RedDetector(torch.nn.Module):
+    def forward(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
+        h, w = image.shape[1], image.shape[2]
+        mask = torch.where(image[0] > 0.5, 0.9, 0.1).view(1, 1, h, w)
+        return {"boxes": torch.tensor([[0.0, 0.0, float(w), float(h)]]), "scores": torch.tensor([0.9]), "labels": torch.ones(1, dtype=torch.int64), "masks": mask}
+torch.jit.save(torch.jit.script(RedDetector()), sys.argv[1], _extra_files={"metadata.json": json.dumps({"model": "maskrcnn", "kind": "detector"})})
+`;
+    writeFileSync(join(dir, "red.py"), script);
+    const red = join(dir, "red.pt");
+    execFileSync(python, [join(dir, "red.py"), red], { timeout: 300_000 });
+    const out = join(dir, "annotated-9.png");
+    const r = stcn(["annotate", "--method", "maskrcnn", "--model", red, "--video", video, "--start-frame", "9", "--no-gt", "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const labels = (await readLabelPng(out)).data;
+    const frame9 = await sharp(join(dir, "png", "00009.png")).raw().toBuffer();
+    const frame0 = await sharp(join(dir, "png", "00000.png")).raw().toBuffer();
+    let same9 = 0;
+    let same0 = 0;
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i] === 1 ? 1 : 0;
+      if (l === ((frame9[3 * i] as number) / 255 > 0.5 ? 1 : 0)) same9++;
+      if (l === ((frame0[3 * i] as number) / 255 > 0.5 ? 1 : 0)) same0++;
+    }
+    expect(same9).toBe(labels.length);  // exactly frame 9's red channel
+    expect(same0).toBeLessThan(labels.length);  // and not frame 0's
+  });
+
+  it("demo --video segments the clip and writes masks, overlay.mp4 and a contact sheet", () => {
+    const out = join(dir, "demo");
+    const r = stcn(["demo", "--video", video, "--mask", join(judo, "masks", "00000.png"), "--size", SIZE, "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/demo: J&F n\/a \(no ground truth for your clip\) FPS \d+\.\d/);
+    expect(readdirSync(join(out, "masks", "clip"))).toHaveLength(16);
+    expect(ffprobe(join(out, "overlay.mp4"), "stream=nb_frames,width,height,r_frame_rate")).toMatchObject({ nb_frames: "16", width: 854, height: 480, r_frame_rate: "24/1" });
+    expect(existsSync(join(out, "contact-sheet.png"))).toBe(true);
   });
 });

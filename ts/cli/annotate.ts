@@ -60,10 +60,10 @@ export const annotateCommand: CommandModule = {
   describe: "first-frame masks: --method maskrcnn|pointrend (matched to --gt-mask boxes, or --no-gt) | lost | lost-crf",
   builder: (y) =>
     y
-      .options({ ...lostAnnotateOptions, ...detectorAnnotateOptions })
+      // --frames or --video: neither is demanded by itself.
+      .options({ ...lostAnnotateOptions, ...detectorAnnotateOptions, frames: { type: "string", describe: "frames folder (frame 0 = first image sorted by name) or one image" } })
       .option("method", { choices: METHODS, demandOption: true, describe: "annotation method" })
       .option("model", { type: "string", demandOption: true, describe: "TorchScript model: detector (stcn export maskrcnn|pointrend) or DINO (stcn export dino)" })
-      .option("frames", { type: "string", describe: "frames folder (frame 0 = first image sorted by name) or one image" })
       .option("video", { type: "string", describe: "video file instead of --frames: annotates frame --start-frame (default 0)" })
       .option("start-frame", { type: "number", describe: "--video: the frame to annotate (the one `segment --video --start-frame` starts from)" })
       .check((a) => {
