@@ -156,6 +156,10 @@ async function draw() {
   const w = seq.width, h = seq.height;
   canvas.width = w;
   canvas.height = h;
+  // Small videos are shown enlarged (whole pixels), large ones at their size or the page width.
+  const scale = Math.max(1, Math.floor(720 / w));
+  canvas.style.width = scale > 1 ? w * scale + "px" : "";
+  canvas.style.imageRendering = scale > 1 ? "pixelated" : "auto";
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   if (image) ctx.drawImage(image, 0, 0, w, h); else { ctx.fillStyle = "#3e4c59"; ctx.fillRect(0, 0, w, h); }
   const base = ctx.getImageData(0, 0, w, h);
