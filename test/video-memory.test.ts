@@ -80,8 +80,10 @@ describe("bounded memory on a 3000-frame video", () => {
     expect(n).toBe(FRAMES);
     const base = samples[0] as number;
     const growthMb = (Math.max(...samples) - base) / 2 ** 20;
-    // Measured: growth 2-12 MiB over the run (GC timing); the whole video decoded is 165 MiB.
-    expect(growthMb).toBeLessThan(48);
+    console.log(`decodeVideo, ${FRAMES} frames: RSS ${(base / 2 ** 20).toFixed(1)} MiB after 100 frames, growth ${growthMb.toFixed(1)} MiB`);
+    // Measured here: growth 24.6-25.7 MiB in 3 runs (garbage frames awaiting V8's next collection);
+    // the whole video decoded is 165 MiB.
+    expect(growthMb).toBeLessThan(64);
     expect(FULL_DECODE_MB).toBeGreaterThan(160);
   });
 
@@ -94,7 +96,8 @@ describe("bounded memory on a 3000-frame video", () => {
     expect(b.status).toBe(0);
     const n = execFileSync("ffprobe", ["-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", join(dir, "long-masks.mkv")], { encoding: "utf8" });
     expect(n.trim()).toBe("30");
-    // Measured: the two peaks differ by a few MiB; decoding the whole video into memory adds 165 MiB.
-    expect(a.peakMb - b.peakMb).toBeLessThan(48);
+    console.log(`segment --video peak RSS: 3000-frame video ${a.peakMb.toFixed(1)} MiB, 30-frame video ${b.peakMb.toFixed(1)} MiB`);
+    // Measured here: 314.8 vs 311.5 MiB (+3.3 MiB); decoding the whole video into memory adds 165 MiB.
+    expect(a.peakMb - b.peakMb).toBeLessThan(64);
   });
 });
