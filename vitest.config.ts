@@ -13,7 +13,7 @@ import { defineConfig } from "vitest/config";
 //           another CPU's run red.
 // - browser: the result viewer in a real headless Chromium (Debian's chromium, playwright-core).
 const groups: Record<string, string[]> = {
-  unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts"],
+  unit: ["test/demo-generator.test.ts", "test/davis-reader.test.ts", "test/view-scan.test.ts"],
   parity: [
     "test/crf.test.ts",
     "test/davis-metrics.test.ts",
