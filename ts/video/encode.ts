@@ -70,6 +70,7 @@ export class VideoWriter {
   private spawnError: NodeJS.ErrnoException | undefined;
   private frames = 0;
   private done = false;
+  private readonly onAbort = (): void => void this.abort();
 
   private constructor(path: string, options: VideoWriterOptions) {
     this.path = path;
@@ -90,7 +91,8 @@ export class VideoWriter {
       });
       this.child.on("close", (code, signal) => resolve({ code, signal }));
     });
-    options.signal?.addEventListener("abort", () => void this.abort(), { once: true });
+    options.signal?.addEventListener("abort", this.onAbort, { once: true });
+    void this.exited.then(() => options.signal?.removeEventListener("abort", this.onAbort));
   }
 
   /** Starts ffmpeg writing `path` (under a temporary name until {@link VideoWriter.close}). */

@@ -18,6 +18,7 @@ import type { RgbImage } from "../io/image.js";
 import { overlayLabels } from "../io/overlay.js";
 import { davisPalette, type Palette } from "../io/palette.js";
 import { encodeLabelPng, readLabelPng, type LabelMap } from "../io/png.js";
+import { trackerSummary, type SegmentFolderResult } from "../stcn/segment.js";
 import type { Stcn } from "../stcn/stcn.js";
 import type { FrameItem, TrackedFrame, TrackOptions } from "../stcn/tracker.js";
 import { decodeVideo, resolveRange, type FrameRange, type ResolvedRange } from "./decode.js";
@@ -51,19 +52,10 @@ export interface VideoTrackedFrame extends TrackedFrame {
   rgb: RgbImage;
 }
 
-/** What {@link segmentVideo} reports. */
-export interface SegmentVideoResult {
+/** What {@link segmentVideo} reports: {@link SegmentFolderResult}'s counters and timings, and the video's facts. */
+export interface SegmentVideoResult extends SegmentFolderResult {
   video: VideoInfo;
   range: ResolvedRange;
-  frames: number;
-  objectIds: number[];
-  computeSeconds: number;
-  totalSeconds: number;
-  fps: number;
-  endToEndFps: number;
-  width: number;
-  height: number;
-  workingSize: { width: number; height: number };
   /** Frame rate of the output videos. */
   outputFrameRate: string;
   /** Files and folders written. */
@@ -236,20 +228,10 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
     for (const w of writers) await w.close();
     await staged?.commit();
     succeeded = true;
-    const stats = tracker.stats;
-    const totalSeconds = (performance.now() - t0) / 1000;
     return {
+      ...trackerSummary(tracker, t0, width, height),
       video: info,
       range,
-      frames: stats.frames,
-      objectIds: tracker.objectIds,
-      computeSeconds: stats.computeSeconds,
-      totalSeconds,
-      fps: stats.frames / stats.computeSeconds,
-      endToEndFps: stats.frames / totalSeconds,
-      width,
-      height,
-      workingSize: tracker.workingSize,
       outputFrameRate: outputRate,
       outputs: {
         ...(options.out ? { masks: options.out } : {}),

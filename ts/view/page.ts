@@ -4,22 +4,15 @@
  * image and mask only when that frame is shown, so a results folder of any size opens at once.
  */
 
+import type { ViewScore, ViewSequence, ViewStudyTable } from "./scan.js";
+
 /** What the page receives: the scan index with every file reference turned into a URL or data URI. */
 export interface ClientIndex {
   title: string;
   scoreSource: string | null;
-  sequences: Array<{
-    key: string;
-    name: string;
-    group: string;
-    width: number;
-    height: number;
-    palette: number[];
-    objects: number[];
-    frames: Array<{ id: string; mask: string; image: string | null }>;
-  }>;
-  scores: Array<{ key: string; group: string; sequence: string; object: number; jf: number; j: number; f: number; hasPerFrame: boolean }>;
-  study: Array<{ title: string; rows: Array<{ method: string; status: string; ours?: { jf: number; j: number; f: number }; study?: { jf: number; j: number; f: number } }> }>;
+  sequences: Array<Omit<ViewSequence, "frames"> & { frames: Array<{ id: string; mask: string; image: string | null }> }>;
+  scores: Array<Omit<ViewScore, "perFrame"> & { hasPerFrame: boolean }>;
+  study: ViewStudyTable[];
   /** "server": plots are fetched from `plot.svg?key=&object=`; otherwise the SVG texts by `key#object`. */
   plots: "server" | Record<string, string>;
 }
