@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, exist
 import { join } from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeVideo, probeVideo } from "../dist/index.js";
+import { decodeVideo, probeVideo, segmentVideo, Stcn } from "../dist/index.js";
 import { readLabelPng } from "../dist/io/png.js";
 import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
 
@@ -92,8 +92,6 @@ describe("segment --video", () => {
     const frames: Uint8Array[] = [];
     for await (const f of decodeVideo(overlay, { start: 7, end: 7 })) frames.push(f.data);
     const labels = (await readLabelPng(join(videoOut, "00007.png"))).data;
-    const source = readFileSync(join(dir, "png", "00007.png"));
-    expect(source.length).toBeGreaterThan(0);
     const original: Uint8Array[] = [];
     for await (const f of decodeVideo(video, { start: 7, end: 7 })) original.push(f.data);
     const ov = frames[0] as Uint8Array;
@@ -104,8 +102,10 @@ describe("segment --video", () => {
       const d = (ov[3 * i] as number) - (ov[3 * i + 1] as number) - ((rgb[3 * i] as number) - (rgb[3 * i + 1] as number));
       if (labels[i] === 1) { inside += d; nIn++; } else { outside += Math.abs(d); nOut++; }
     }
+    // Measured on frames 0, 7, 15: inside 63.2-65.4 (0.55 x 128 = 70 less the outlines and H.264 loss),
+    // outside 1.17-1.60 (CRF 18 and yuv420p chroma subsampling bleed across the outlines).
     expect(inside / nIn).toBeGreaterThan(30);
-    expect(outside / nOut).toBeLessThan(6);  // H.264 at CRF 18 + yuv420p chroma subsampling
+    expect(outside / nOut).toBeLessThan(6);
   });
 
   it("writes a lossless label video that decodes back to the labels exactly", async () => {
@@ -283,5 +283,36 @@ torch.jit.save(torch.jit.script(RedDetector()), sys.argv[1], _extra_files={"meta
     expect(readdirSync(join(out, "masks", "clip"))).toHaveLength(16);
     expect(ffprobe(join(out, "overlay.mp4"), "stream=nb_frames,width,height,r_frame_rate")).toMatchObject({ nb_frames: "16", width: 854, height: 480, r_frame_rate: "24/1" });
     expect(existsSync(join(out, "contact-sheet.png"))).toBe(true);
+  });
+});
+
+describe("segmentVideo (library)", () => {
+  it("an AbortSignal stops decoding, segmentation and encoding, and leaves nothing", async () => {
+    const stcnModel = await Stcn.load(model);
+    const parent = join(dir, "aborted");
+    mkdirSync(parent);
+    const controller = new AbortController();
+    const seen: number[] = [];
+    try {
+      const run = segmentVideo(stcnModel, {
+        video,
+        mask: join(judo, "masks", "00000.png"),
+        size: Number(SIZE),
+        out: join(parent, "out"),
+        outVideo: join(parent, "o.mp4"),
+        outMasksVideo: join(parent, "m.mkv"),
+        signal: controller.signal,
+        onFrame: (frame) => {
+          seen.push(frame.videoIndex);
+          if (frame.videoIndex === 2) controller.abort(new Error("stop here"));
+        },
+      });
+      await expect(run).rejects.toThrow("stop here");
+    } finally {
+      stcnModel.dispose();
+    }
+    expect(seen.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(seen.length).toBeLessThan(16);
+    expect(readdirSync(parent)).toEqual([]);
   });
 });
