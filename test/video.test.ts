@@ -46,6 +46,31 @@ beforeAll(() => {
   ffmpeg(["-i", video, "-start_number", "0", join(dir, "png", "%05d.png")]);
 });
 
+describe("containers and codecs", () => {
+  it("mp4/h264, mov/h264, webm/vp9 (lossless) decode to the same frames as the FFV1 Matroska", async () => {
+    const reference: Buffer[] = [];
+    for await (const f of decodeVideo(video)) reference.push(Buffer.from(f.data));
+    expect(reference).toHaveLength(16);
+    const variants: Array<[string, string[]]> = [
+      ["judo.mp4", ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"]],
+      ["judo.mov", ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"]],
+      ["judo.webm", ["-c:v", "libvpx-vp9", "-lossless", "1", "-pix_fmt", "yuv420p"]],
+    ];
+    for (const [file, codec] of variants) {
+      const path = join(dir, file);
+      ffmpeg(["-i", video, ...codec, path]);
+      const info = await probeVideo(path);
+      expect([info.width, info.height, info.fps, info.frameCount], file).toEqual([854, 480, 24, 16]);
+      let n = 0;
+      for await (const f of decodeVideo(path)) {
+        expect(Buffer.compare(Buffer.from(f.data), reference[f.index] as Buffer), `${file} frame ${f.index}`).toBe(0);
+        n++;
+      }
+      expect(n, file).toBe(16);
+    }
+  });
+});
+
 describe("segment --video", () => {
   let folderOut: string;
   let videoOut: string;
