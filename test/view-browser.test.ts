@@ -240,6 +240,38 @@ describe("stcn view --out: one self-contained HTML file", () => {
   });
 });
 
+describe("stcn view on stcn reproduce output", () => {
+  it("shows the study's tables beside ours, and the method folders as sequences", async () => {
+    const out = join(dir, "reproduce");
+    const m = join(out, "table-2", "gt");
+    mkdirSync(m, { recursive: true });
+    cpSync(join(mini, "results", "dilate3", "judo"), join(m, "judo"), { recursive: true });
+    const global = { "J&F-Mean": 0.8124, "J-Mean": 0.7901, "F-Mean": 0.8347 };
+    const rows = [
+      { method: "gt", title: "ground truth", status: "done", global, published: { jf: 85.3, j: 82.0, f: 88.6, fps: 16.9 } },
+      { method: "lost-crf", title: "LOST + CRF", status: "skipped", published: { jf: 25.7, j: 23.9, f: 27.6, fps: 19.9 } },
+    ];
+    writeFileSync(join(out, "report.json"), JSON.stringify({ format: "stcn-study-report/1", tables: [{ table: 2, title: "Table 2: DAVIS 2017 val", rows }] }));
+    const report = join(dir, "reproduce.html");
+    const r = spawn(process.execPath, [cli, "view", out, "--davis", join(mini, "DAVIS"), "--out", report], { stdio: "ignore" });
+    expect(await new Promise((res) => r.on("close", res))).toBe(0);
+    const page = await browser.newPage();
+    const before = problems.length;
+    watch(page);
+    await page.goto(`file://${report}`);
+    await page.waitForSelector("#view[data-ready='1']");
+    expect(problems.slice(before)).toEqual([]);
+    expect(await page.locator("#sequences li .name").allTextContents()).toEqual(["table-2/gt/judo"]);
+    expect(await page.locator("#study h2").allTextContents()).toEqual(["Table 2: DAVIS 2017 val"]);
+    const cells = await page.locator("#study tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    expect(cells).toEqual([
+      ["ground truth", "done", "81.2", "79.0", "83.5", "85.3", "82.0", "88.6", "-4.1"],
+      ["LOST + CRF", "skipped", "-", "-", "-", "25.7", "23.9", "27.6", "-"],
+    ]);
+    await page.close();
+  });
+});
+
 describe("stcn view on 30 sequences x 100 frames", () => {
   it("starts, lists every sequence and loads one frame", async () => {
     const big = join(dir, "big");

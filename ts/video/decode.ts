@@ -164,6 +164,8 @@ export async function* decodeVideo(path: string, options: DecodeVideoOptions = {
   } finally {
     signal?.removeEventListener("abort", kill);
     kill();
+    child.stdout.destroy();
+    await exited;  // ffmpeg is gone (and reaped) when the generator is done
   }
 }
 

@@ -21,7 +21,7 @@ import { encodeLabelPng, readLabelPng, type LabelMap } from "../io/png.js";
 import { trackerSummary, type SegmentFolderResult } from "../stcn/segment.js";
 import type { Stcn } from "../stcn/stcn.js";
 import type { FrameItem, TrackedFrame, TrackOptions } from "../stcn/tracker.js";
-import { decodeVideo, resolveRange, type FrameRange, type ResolvedRange } from "./decode.js";
+import { decodeVideo, resolveRange, type DecodedFrame, type FrameRange, type ResolvedRange } from "./decode.js";
 import { checkVideoOutput, VideoWriter } from "./encode.js";
 import { probeVideo, type VideoInfo } from "./probe.js";
 
@@ -163,6 +163,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
   const writers: VideoWriter[] = [];
   const pending: Promise<void>[] = [];
   const tracker = model.track(options);
+  let decoder: AsyncGenerator<DecodedFrame, void, undefined> | undefined;
   let succeeded = false;
   try {
     if (staged) await mkdir(staged.temp, { recursive: true });
@@ -174,7 +175,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
 
     // RGB frames handed to the tracker, by tracker index, until their result comes back (a few).
     const rgbOf = new Map<number, RgbImage>();
-    const decoder = decodeVideo(options.video, { start: range.start, end: range.end, every: range.every, info, ...(signal ? { signal } : {}) });
+    decoder = decodeVideo(options.video, { start: range.start, end: range.end, every: range.every, info, ...(signal ? { signal } : {}) });
     const emit = async (frame: TrackedFrame): Promise<void> => {
       const rgb = rgbOf.get(frame.index) as RgbImage;
       rgbOf.delete(frame.index);
@@ -209,7 +210,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
     await emit(f0);
     let tracked = 0;
     async function* rest(): AsyncGenerator<FrameItem> {
-      for await (const decoded of decoder) {
+      for await (const decoded of decoder as AsyncGenerator<DecodedFrame, void, undefined>) {
         tracked += 1;
         const image: RgbImage = { data: decoded.data, width: decoded.width, height: decoded.height };
         rgbOf.set(tracked, image);
@@ -240,6 +241,8 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
       },
     };
   } finally {
+    // Stops ffmpeg when the tracker gave up before the end (it never closes the frame iterator).
+    await decoder?.return(undefined).catch(() => undefined);
     tracker.dispose();
     if (!succeeded) {
       await Promise.allSettled(pending);
