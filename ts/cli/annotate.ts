@@ -6,7 +6,7 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { encodeRgb } from "../io/image.js";
@@ -84,7 +84,8 @@ export const annotateCommand: CommandModule = {
     const frame = await readVideoFrame(a.video, a.startFrame ?? 0);
     const tmp = await mkdtemp(join(tmpdir(), "stcn-annotate-"));
     try {
-      const path = join(tmp, `${String(frame.index).padStart(5, "0")}.png`);
+      // Named after the video and frame, so the annotator's messages say which frame it read.
+      const path = join(tmp, `${basename(a.video)}.frame-${String(frame.index).padStart(5, "0")}.png`);
       await writeFileAtomic(path, await encodeRgb(frame));
       await annotate(a, path);
     } finally {
