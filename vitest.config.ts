@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // Native suites run in forked processes (a crash fails one file, not the runner), one file at a time
 // on this 2-core machine so timing-sensitive tests (event loop) are not starved.
 //
-// Three groups (vitest projects), each runnable alone with `npm run test:<group>`:
+// Four groups (vitest projects), each runnable alone with `npm run test:<group>`:
 // - unit:   pure TypeScript, no addon, no Python;
 // - native: the addon (LibTorch), without numeric comparison against a reference implementation;
 // - parity: every float tolerance of the suite: numbers compared with reference implementations
@@ -12,6 +12,7 @@ import { defineConfig } from "vitest/config";
 //           (bfloat16 against float32). `npm test` runs this group a second time with oneDNN and ATen
 //           capped at AVX2, so a tolerance measured on one CPU cannot turn another CPU's run red;
 //           `npm run test:audit` prints the worst value each bound has seen at both (docs/testing.md).
+// - browser: the result viewer in a real headless Chromium (Debian's chromium, playwright-core).
 const groups: Record<string, string[]> = {
   unit: [
     "test/architecture.test.ts",
@@ -20,6 +21,7 @@ const groups: Record<string, string[]> = {
     "test/davis-reader.test.ts",
     "test/demo-generator.test.ts",
     "test/study-report.test.ts",
+    "test/view-scan.test.ts",
   ],
   parity: [
     "test/crf.test.ts",
@@ -36,6 +38,7 @@ const groups: Record<string, string[]> = {
     "test/stcn-parity.test.ts",
     "test/stcn-tracker.test.ts",
   ],
+  browser: ["test/view-browser.test.ts"],
 };
 const grouped = Object.values(groups).flat();
 
@@ -51,6 +54,7 @@ export default defineConfig({
       { extends: true, test: { name: "unit", include: groups.unit } },
       { extends: true, test: { name: "native", include: ["test/**/*.test.ts"], exclude: grouped } },
       { extends: true, test: { name: "parity", include: groups.parity } },
+      { extends: true, test: { name: "browser", include: groups.browser } },
     ],
   },
 });

@@ -83,7 +83,7 @@ describe("stcn demo errors", () => {
   it("--frames without --mask: one line, exit 1", () => {
     const r = run(["demo", "--frames", "/nonexistent", "--out", tempDir()]);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe("stcn: a clip of your own needs both --frames DIR and --mask FIRST.png [ERR_STCN_ARGUMENT]");
+    expect(r.stderr.trim()).toBe("stcn: a clip of your own needs --frames DIR or --video FILE, and --mask FIRST.png [ERR_STCN_ARGUMENT]");
   });
 
   it("a missing model names the file", () => {

@@ -16,6 +16,7 @@ import { demoCommand } from "./cli/demo.js";
 import { annotateCommand } from "./cli/annotate.js";
 import { reproduceCommand } from "./cli/reproduce.js";
 import { reportCommand } from "./cli/report.js";
+import { viewCommand } from "./cli/view.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
@@ -27,6 +28,7 @@ const commands: CommandModule<object, any>[] = [
   evaluateCommand,
   reproduceCommand,
   reportCommand,
+  viewCommand,
   crfCommand,
   exportCommand,
   boxesToDavisCommand,

@@ -16,6 +16,8 @@ export type StcnErrorCode =
   | "ERR_STCN_ADDON_LOAD"
   | "ERR_STCN_INPUT"
   | "ERR_STCN_INTERRUPTED"
+  | "ERR_STCN_VIDEO"
+  | "ERR_STCN_DEPENDENCY"
   | "ERR_STCN_INTERNAL";
 
 /** An Error with a stable `code`. */

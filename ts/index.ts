@@ -215,3 +215,35 @@ export {
 export { maskFirstFrame, boxFirstFrame, matchedDetectionBoxes, boxesTo480p, type FirstFrame } from "./study/first-frame.js";
 export { renderBarChartSvg, type BarDatum, type BarChartOptions } from "./study/chart.js";
 export { boxLabelMap, type PixelBox } from "./annotators/box-label-map.js";
+export { probeVideo, type VideoInfo } from "./video/probe.js";
+export { decodeVideo, resolveRange, type DecodeVideoOptions, type DecodedFrame, type FrameRange, type ResolvedRange } from "./video/decode.js";
+export { VideoWriter, checkVideoOutput, VIDEO_EXTENSIONS, type VideoKind, type VideoWriterOptions } from "./video/encode.js";
+export {
+  segmentVideo,
+  videoFrameName,
+  type SegmentVideoOptions,
+  type SegmentVideoResult,
+  type VideoTrackedFrame,
+} from "./video/segment.js";
+export { overlayLabels, type OverlayOptions } from "./io/overlay.js";
+export { ffmpegPath, ffprobePath } from "./video/ffmpeg.js";
+export {
+  scanResults,
+  type ScanOptions,
+  type ViewIndex,
+  type ViewSequence,
+  type ViewFrame,
+  type ViewFile,
+  type ViewRoot,
+  type ViewScore,
+  type ViewStudyTable,
+} from "./view/scan.js";
+export {
+  startViewServer,
+  writeViewReport,
+  resolveServedFile,
+  type ViewServer,
+  type ViewServerOptions,
+  type ViewReportResult,
+} from "./view/server.js";
+export { renderFrameChartSvg, type FramePoint } from "./view/chart.js";

@@ -5,8 +5,14 @@
  * (`detectorAnnotateFile` in ts/annotators/detector.ts, `lostAnnotateFile` in ts/annotators/lost.ts);
  * this file maps the options and prints.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import type { CommandModule, Options } from "yargs";
 import { StcnError } from "../errors.js";
+import { encodeRgb } from "../io/image.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { readVideoFrame } from "../video/decode.js";
 import {
   detectorAnnotateFile,
   DETECTOR_MASK_THRESHOLD,
@@ -22,7 +28,9 @@ type AnnotateMethod = (typeof METHODS)[number];
 interface AnnotateArgs {
   method: AnnotateMethod;
   model: string;
-  frames: string;
+  frames?: string;
+  video?: string;
+  startFrame?: number;
   out: string;
   device: string;
   json: boolean;
@@ -146,7 +154,15 @@ export const annotateCommand: CommandModule = {
   describe: "first-frame masks: --method maskrcnn|pointrend (matched to --gt-mask boxes, or --no-gt) | lost | lost-crf",
   builder: (y) =>
     y
-      .options(annotateOptions)
+      // --frames or --video: neither is demanded by itself.
+      .options({ ...annotateOptions, frames: { type: "string", describe: "frames folder (frame 0 = first image sorted by name) or one image" } })
+      .option("video", { type: "string", describe: "video file instead of --frames: annotates frame --start-frame (default 0)" })
+      .option("start-frame", { type: "number", describe: "--video: the frame to annotate (the one `segment --video --start-frame` starts from)" })
+      .check((a) => {
+        if ((a.frames === undefined) === (a.video === undefined)) throw new StcnError("ERR_STCN_ARGUMENT", "give exactly one of --frames and --video");
+        if (a["start-frame"] !== undefined && a.video === undefined) throw new StcnError("ERR_STCN_ARGUMENT", "--start-frame needs --video");
+        return true;
+      })
       .group(["gt-mask", "box-rule", "gt", "score-threshold", "channel-order", "mask-threshold"], "maskrcnn / pointrend:")
       .group(["objects", "feature", "k-patches"], "lost / lost-crf:")
       .group(["gt-prob", "crf-iterations", "sxy-gaussian", "compat-gaussian", "sxy-bilateral", "srgb", "compat-bilateral", "threads"], "lost-crf (CRF):")
@@ -154,34 +170,50 @@ export const annotateCommand: CommandModule = {
       .example("$0 annotate --method lost-crf --model dino_vitb16.pt --frames JPEGImages/480p/judo --out judo-lost.png", ""),
   handler: async (raw) => {
     const a = raw as unknown as AnnotateArgs;
-    const common = { model: a.model, frames: a.frames, out: a.out, device: a.device, as: a.as };
-    if (a.method === "maskrcnn" || a.method === "pointrend") {
-      if (a.gt !== false && !a.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
-      const done = await detectorAnnotateFile({
-        ...common,
-        method: a.method,
-        noGt: a.gt === false,
-        boxRule: a.boxRule,
-        channelOrder: a.channelOrder,
-        maskThreshold: a.maskThreshold,
-        onWarning: (m) => console.warn(`stcn: warning: ${m}`),
-        ...(a.gtMask !== undefined ? { gtMask: a.gtMask } : {}),
-        ...(a.scoreThreshold !== undefined ? { scoreThreshold: a.scoreThreshold } : {}),
-      });
-      printDetector(a.method, done, a.json);
-      return;
+    if (a.video === undefined) return annotate(a, a.frames as string);
+    // The annotators read one image file: the video's frame goes to a private temporary PNG.
+    const frame = await readVideoFrame(a.video, a.startFrame ?? 0);
+    const tmp = await mkdtemp(join(tmpdir(), "stcn-annotate-"));
+    try {
+      // Named after the video and frame, so the annotator's messages say which frame it read.
+      const path = join(tmp, `${basename(a.video)}.frame-${String(frame.index).padStart(5, "0")}.png`);
+      await writeFileAtomic(path, await encodeRgb(frame));
+      await annotate(a, path);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
-    const crf: LostCrfOptions = {
-      gtProb: a.gtProb,
-      iterations: a.crfIterations,
-      sxyGaussian: a.sxyGaussian,
-      compatGaussian: a.compatGaussian,
-      sxyBilateral: a.sxyBilateral,
-      srgb: a.srgb,
-      compatBilateral: a.compatBilateral,
-      ...(a.threads !== undefined ? { threads: a.threads } : {}),
-    };
-    const done = await lostAnnotateFile({ ...common, method: a.method, objects: a.objects, feature: a.feature, kPatches: a.kPatches, crf });
-    printLost(done, a.json);
   },
 };
+
+/** Runs the chosen method on one frame (a folder or an image file) and prints its summary. */
+async function annotate(a: AnnotateArgs, frames: string): Promise<void> {
+  const common = { model: a.model, frames, out: a.out, device: a.device, as: a.as };
+  if (a.method === "maskrcnn" || a.method === "pointrend") {
+    if (a.gt !== false && !a.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
+    const done = await detectorAnnotateFile({
+      ...common,
+      method: a.method,
+      noGt: a.gt === false,
+      boxRule: a.boxRule,
+      channelOrder: a.channelOrder,
+      maskThreshold: a.maskThreshold,
+      onWarning: (m) => console.warn(`stcn: warning: ${m}`),
+      ...(a.gtMask !== undefined ? { gtMask: a.gtMask } : {}),
+      ...(a.scoreThreshold !== undefined ? { scoreThreshold: a.scoreThreshold } : {}),
+    });
+    printDetector(a.method, done, a.json);
+    return;
+  }
+  const crf: LostCrfOptions = {
+    gtProb: a.gtProb,
+    iterations: a.crfIterations,
+    sxyGaussian: a.sxyGaussian,
+    compatGaussian: a.compatGaussian,
+    sxyBilateral: a.sxyBilateral,
+    srgb: a.srgb,
+    compatBilateral: a.compatBilateral,
+    ...(a.threads !== undefined ? { threads: a.threads } : {}),
+  };
+  const done = await lostAnnotateFile({ ...common, method: a.method, objects: a.objects, feature: a.feature, kPatches: a.kPatches, crf });
+  printLost(done, a.json);
+}

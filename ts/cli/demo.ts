@@ -12,6 +12,7 @@ interface DemoArgs {
   length: number;
   objects?: number;
   frames?: string;
+  video?: string;
   mask?: string;
   size: number;
   "top-k": number;
@@ -25,7 +26,8 @@ interface DemoArgs {
  * `stcn demo`: generates a short procedural video, segments its objects with the bundled demo STCN,
  * writes frames, masks, overlays and a contact sheet, prints the DAVIS J&F table against the video's
  * known masks and ends with `demo: J&F 0.xxx J 0.xxx F 0.xxx FPS n.n`.
- * `--frames DIR --mask FIRST.png` runs the demo model on your own clip instead (no J&F then).
+ * `--frames DIR --mask FIRST.png` (or `--video FILE --mask FIRST.png`) runs the demo model on your own
+ * clip instead (no J&F then).
  */
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: "demo",
@@ -39,6 +41,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("length", { type: "number", default: 30, describe: "frames per generated clip" })
       .option("objects", { type: "number", describe: "objects per generated clip (1-4; default from the seed)" })
       .option("frames", { type: "string", describe: "your clip: folder of frames (*.jpg|*.png, sorted by name)" })
+      .option("video", { type: "string", describe: "your clip as a video file (mp4, webm, mov, mkv, ...): writes overlay.mp4" })
       .option("mask", { type: "string", describe: "your clip: first-frame mask (palette or greyscale PNG)" })
       .option("size", { type: "number", default: DEMO_SIZE, describe: "working size, shorter side (0 = input size)" })
       .option("top-k", { type: "number", default: 20, describe: "top-k of the memory read" })
@@ -55,6 +58,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       length: args.length,
       objects: args.objects,
       frames: args.frames,
+      video: args.video,
       mask: args.mask,
       size: args.size,
       topK: args["top-k"],
@@ -65,7 +69,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     log(`model ${result.model} (mem-every ${result.memEvery}, top-k ${args["top-k"]}, working size ${args.size})`);
     if (result.evaluation) log(formatDavisTables(result.evaluation));
     else log("your clip has no ground truth: J&F is not computed");
-    log(`wrote ${result.out}/{frames,${result.evaluation ? "masks-gt," : ""}masks,overlays}/ and ${result.contactSheet}`);
+    if (args.video) log(`wrote ${result.out}/masks/clip/, ${result.out}/overlay.mp4 and ${result.contactSheet}`);
+    else log(`wrote ${result.out}/{frames,${result.evaluation ? "masks-gt," : ""}masks,overlays}/ and ${result.contactSheet}`);
     if (args.json) {
       const g = result.evaluation?.global ?? null;
       await writeFileAtomic(

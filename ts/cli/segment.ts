@@ -3,13 +3,20 @@ import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { Stcn } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
+import { segmentVideo } from "../video/segment.js";
 
 interface SegmentArgs {
   model: string;
-  frames: string;
+  frames?: string;
+  video?: string;
+  "start-frame"?: number;
+  "end-frame"?: number;
+  every?: number;
+  "out-video"?: string;
+  "out-masks-video"?: string;
   mask?: string;
   masks?: string;
-  out: string;
+  out?: string;
   device: string;
   "top-k": number;
   "mem-every": number;
@@ -25,17 +32,25 @@ interface SegmentArgs {
 /**
  * `stcn segment`: propagates the first-frame mask through a folder of frames and writes one palette
  * PNG per frame (frame 0 included) with the input mask's palette (DAVIS palette otherwise).
+ * `--video FILE` reads a video file instead (streamed through ffmpeg), with a frame range and
+ * optional overlay / lossless label videos.
  */
 export const segmentCommand: CommandModule<object, SegmentArgs> = {
   command: "segment",
-  describe: "segment a video folder with STCN from a first-frame mask (one palette PNG per frame)",
+  describe: "segment a video (folder of frames or video file) with STCN from a first-frame mask (one palette PNG per frame)",
   builder: (y) =>
     y
       .option("model", { type: "string", demandOption: true, describe: "STCN TorchScript archive (torchscript/export_stcn.py)" })
-      .option("frames", { type: "string", demandOption: true, describe: "folder of frames (*.jpg|*.jpeg|*.png, sorted by name)" })
+      .option("frames", { type: "string", describe: "folder of frames (*.jpg|*.jpeg|*.png, sorted by name)" })
+      .option("video", { type: "string", describe: "video file (any container/codec ffmpeg reads); frame i is written as %05d i" })
+      .option("start-frame", { type: "number", describe: "--video: first frame (0-based; the mask is this frame's)" })
+      .option("end-frame", { type: "number", describe: "--video: last frame, inclusive (default: the last)" })
+      .option("every", { type: "number", describe: "--video: keep every N-th frame from --start-frame on" })
       .option("mask", { type: "string", describe: "first-frame mask (palette or greyscale PNG of object ids)" })
       .option("masks", { type: "string", describe: "folder of <frame>.png masks; new ids in a later mask join from that frame on" })
-      .option("out", { type: "string", demandOption: true, describe: "output folder (<frame>.png per frame)" })
+      .option("out", { type: "string", describe: "output folder (<frame>.png per frame); optional with --video and a video output" })
+      .option("out-video", { type: "string", describe: "--video: overlay video (.mp4|.mov|.mkv, H.264 yuv420p, input frame rate)" })
+      .option("out-masks-video", { type: "string", describe: "--video: lossless label video (.mkv, FFV1 gray)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("top-k", { type: "number", default: 20, describe: "top-k of the memory read" })
       .option("mem-every", { type: "number", default: 5, describe: "frames with index % N == 0 become memory" })
@@ -52,6 +67,15 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       .option("progress", { type: "boolean", default: true, describe: "show a progress bar (stderr)" })
       .check((a) => {
         if (!a.mask && !a.masks) throw new StcnError("ERR_STCN_ARGUMENT", "give --mask FIRST.png and/or --masks DIR");
+        if ((a.frames === undefined) === (a.video === undefined)) throw new StcnError("ERR_STCN_ARGUMENT", "give exactly one of --frames DIR and --video FILE");
+        if (a.frames !== undefined) {
+          for (const o of ["start-frame", "end-frame", "every", "out-video", "out-masks-video"] as const) {
+            if (a[o] !== undefined) throw new StcnError("ERR_STCN_ARGUMENT", `--${o} needs --video`);
+          }
+          if (!a.out) throw new StcnError("ERR_STCN_ARGUMENT", "give --out DIR");
+        } else if (!a.out && !a["out-video"] && !a["out-masks-video"]) {
+          throw new StcnError("ERR_STCN_ARGUMENT", "give --out DIR, --out-video FILE and/or --out-masks-video FILE");
+        }
         return true;
       }),
   handler: async (args) => {
@@ -65,9 +89,16 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
     let started = false;
     const t0 = performance.now();
     try {
-      const result = await segmentFolder(model, {
-        frames: args.frames,
-        out: args.out,
+      const onFrame = (frame: { index: number }, total: number): void => {
+        if (!bar) return;
+        if (!started) {
+          bar.start(total, 0, { fps: "-" });
+          started = true;
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        bar.update(frame.index + 1, { fps: ((frame.index + 1) / seconds).toFixed(2) });
+      };
+      const track = {
         topK: args["top-k"],
         memEvery: args["mem-every"],
         size: args.size,
@@ -76,20 +107,31 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         maxMemoryFrames: args["max-memory-frames"],
         ...(args.mask ? { mask: args.mask } : {}),
         ...(args.masks ? { masks: args.masks } : {}),
-        onFrame: (frame, total) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(total, 0, { fps: "-" });
-            started = true;
-          }
-          const seconds = (performance.now() - t0) / 1000;
-          bar.update(frame.index + 1, { fps: ((frame.index + 1) / seconds).toFixed(2) });
-        },
-      });
+        onFrame,
+      };
+      let into: string;
+      let result;
+      if (args.video !== undefined) {
+        const video = await segmentVideo(model, {
+          ...track,
+          video: args.video,
+          ...(args.out ? { out: args.out } : {}),
+          ...(args["out-video"] ? { outVideo: args["out-video"] } : {}),
+          ...(args["out-masks-video"] ? { outMasksVideo: args["out-masks-video"] } : {}),
+          ...(args["start-frame"] !== undefined ? { start: args["start-frame"] } : {}),
+          ...(args["end-frame"] !== undefined ? { end: args["end-frame"] } : {}),
+          ...(args.every !== undefined ? { every: args.every } : {}),
+        });
+        into = [video.outputs.masks, video.outputs.video, video.outputs.masksVideo].filter((p) => p !== undefined).join(", ");
+        result = video;
+      } else {
+        result = await segmentFolder(model, { ...track, frames: args.frames as string, out: args.out as string });
+        into = args.out as string;
+      }
       bar?.stop();
       console.log(
         `segmented ${result.frames} frames (${result.width}x${result.height}, working ${result.workingSize.width}x${result.workingSize.height}, ` +
-          `${result.objectIds.length} object(s): ${result.objectIds.join(", ")}) into ${args.out}`,
+          `${result.objectIds.length} object(s): ${result.objectIds.join(", ")}) into ${into}`,
       );
       console.log(
         `frames ${result.frames}  seconds ${result.computeSeconds.toFixed(3)}  FPS ${result.fps.toFixed(3)} (propagation, IO excluded)  ` +

@@ -7,6 +7,7 @@
  *   masks-gt/<seq>/00000.png    ground truth (generated clips only)
  *   masks/<seq>/00000.png       STCN's masks (DAVIS palette)
  *   overlays/<seq>/00000.jpg    frame + mask colours + object outlines
+ *   overlay.mp4                 the same as a video (a video of your own: `video`)
  *   contact-sheet.png           every clip: ground-truth row (when known) and result row
  *   davis/                      DAVIS root (links to frames/ and masks-gt/) the evaluator reads
  *   global_results-demo.csv, per-sequence_results-demo.csv   (generated clips)
@@ -20,11 +21,14 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { encodeRgb, readRgb, type RgbImage } from "../io/image.js";
 import { davisPalette, type Palette } from "../io/palette.js";
 import { encodeLabelPng, readLabelPng } from "../io/png.js";
+import { overlayLabels } from "../io/overlay.js";
 import { packageRoot } from "../native.js";
 import { evaluateDavis, type DavisEvaluation } from "../davis/evaluate.js";
 import { Stcn } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
 import { listFrames } from "../stcn/video.js";
+import { probeVideo } from "../video/probe.js";
+import { segmentVideo } from "../video/segment.js";
 import { DEFAULT_CLIP, frameFileName, generateClip } from "./generator.js";
 
 /** The bundled demo model (trained by torchscript/train_demo.py on generated clips). */
@@ -48,6 +52,8 @@ export interface DemoOptions {
   objects?: number;
   /** The user's clip instead of generated ones: a folder of frames ... */
   frames?: string;
+  /** ... or a video file (any format ffmpeg reads; writes `overlay.mp4` instead of overlay images) ... */
+  video?: string;
   /** ... and its first-frame mask (palette or greyscale PNG). */
   mask?: string;
   /** Working size, shorter side (default {@link DEMO_SIZE}; 0 = input size). */
@@ -93,25 +99,8 @@ function recommendedMemEvery(metadata: Record<string, unknown> | null): number |
   return typeof rec?.mem_every === "number" && Number.isInteger(rec.mem_every) && rec.mem_every >= 1 ? rec.mem_every : undefined;
 }
 
-/** Colours of the mask and overlay images (the DAVIS palette; background stays clear). */
 function overlay(frame: RgbImage, labels: Uint8Array, palette: Palette): RgbImage {
-  const { width, height } = frame;
-  const out = new Uint8Array(frame.data.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      const l = labels[i] as number;
-      const edge =
-        l !== 0 &&
-        ((x > 0 && labels[i - 1] !== l) || (x < width - 1 && labels[i + 1] !== l) || (y > 0 && labels[i - width] !== l) || (y < height - 1 && labels[i + width] !== l));
-      const colour = palette[l] ?? [255, 255, 255];
-      for (let c = 0; c < 3; c++) {
-        const v = frame.data[i * 3 + c] as number;
-        out[i * 3 + c] = edge ? 255 : l === 0 ? v : Math.round(v * 0.45 + (colour[c] as number) * 0.55);
-      }
-    }
-  }
-  return { data: out, width, height };
+  return overlayLabels(frame, labels, { palette });
 }
 
 /** Frame indices shown on the contact sheet (first, last and evenly in between). */
@@ -153,9 +142,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const out = resolve(options.out ?? "stcn-demo");
   const modelPath = options.model ?? DEMO_MODEL_PATH;
   const say = options.onProgress ?? (() => undefined);
-  const user = options.frames !== undefined || options.mask !== undefined;
-  if (user && (options.frames === undefined || options.mask === undefined)) {
-    throw new StcnError("ERR_STCN_ARGUMENT", "a clip of your own needs both --frames DIR and --mask FIRST.png");
+  const user = options.frames !== undefined || options.video !== undefined || options.mask !== undefined;
+  if (user && ((options.frames === undefined) === (options.video === undefined) || options.mask === undefined)) {
+    throw new StcnError("ERR_STCN_ARGUMENT", "a clip of your own needs --frames DIR or --video FILE, and --mask FIRST.png");
   }
   if (!existsSync(modelPath)) {
     throw new StcnError("ERR_STCN_MODEL_NOT_FOUND", `demo model not found: ${modelPath} (train one with torchscript/train_demo.py)`);
@@ -170,7 +159,30 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const clips: DemoClip[] = [];
   const sheetRows: RgbImage[][] = [];
   try {
-    if (user) {
+    if (user && options.video !== undefined) {
+      const name = "clip";
+      const masksDir = join(out, "masks", name);
+      await rm(masksDir, { recursive: true, force: true });
+      const first = await readLabelPng(options.mask as string);
+      const info = await probeVideo(options.video);
+      const shown = sheetIndices(info.frameCount, 6);
+      const row: RgbImage[] = [];
+      say(`segmenting ${info.frameCount} frames of ${options.video} (${info.width}x${info.height}, ${info.fps.toFixed(2)} fps)`);
+      const result = await segmentVideo(model, {
+        video: options.video,
+        mask: options.mask,
+        out: masksDir,
+        outVideo: join(out, "overlay.mp4"),
+        size,
+        topK: options.topK,
+        memEvery,
+        onFrame: (frame) => {
+          if (shown.includes(frame.index)) row.push(overlay(frame.rgb, frame.labels, first.palette ?? palette));
+        },
+      });
+      sheetRows.push(row);
+      clips.push({ name, frames: result.frames, objects: result.objectIds.length, width: result.width, height: result.height, computeSeconds: result.computeSeconds });
+    } else if (user) {
       const frames = await listFrames(options.frames as string);
       const first = await readLabelPng(options.mask as string);
       const name = "clip";

@@ -11,7 +11,7 @@ import { davisPalette, type Palette } from "../io/palette.js";
 import { encodeLabelPng, readLabelPng } from "../io/png.js";
 import type { RgbImage } from "../io/image.js";
 import type { Stcn } from "./stcn.js";
-import type { FrameItem, TrackedFrame, TrackOptions } from "./tracker.js";
+import type { FrameItem, StcnTracker, TrackedFrame, TrackOptions } from "./tracker.js";
 import { listFrames, matchMasks } from "./video.js";
 
 /** Options for {@link segmentFolder}. */
@@ -107,21 +107,26 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
       options.onFrame?.(frame, frames.length);
     }
     await Promise.all(writes);
-    const stats = tracker.stats;
-    const totalSeconds = (performance.now() - t0) / 1000;
-    return {
-      frames: stats.frames,
-      objectIds: tracker.objectIds,
-      computeSeconds: stats.computeSeconds,
-      totalSeconds,
-      fps: stats.frames / stats.computeSeconds,
-      endToEndFps: stats.frames / totalSeconds,
-      width,
-      height,
-      workingSize: tracker.workingSize,
-    };
+    return trackerSummary(tracker, t0, width, height);
   } finally {
     await Promise.allSettled(writes);
     tracker.dispose();
   }
+}
+
+/** A finished tracker's counters and timings as {@link SegmentFolderResult} (`t0`: `performance.now()` at the start). */
+export function trackerSummary(tracker: StcnTracker, t0: number, width: number, height: number): SegmentFolderResult {
+  const stats = tracker.stats;
+  const totalSeconds = (performance.now() - t0) / 1000;
+  return {
+    frames: stats.frames,
+    objectIds: tracker.objectIds,
+    computeSeconds: stats.computeSeconds,
+    totalSeconds,
+    fps: stats.frames / stats.computeSeconds,
+    endToEndFps: stats.frames / totalSeconds,
+    width,
+    height,
+    workingSize: tracker.workingSize,
+  };
 }
