@@ -280,6 +280,7 @@ Napi::Value loadStcn(const Napi::CallbackInfo& info) {
           Model model;
           auto loaded = stcn::ScriptModule::load(path, options);
           stcn::checkStcnModule(*loaded);
+          if (half) stcn::checkHalfPrecision(options.device);
           model.module = std::move(loaded);
           model.half = half;
           return model;

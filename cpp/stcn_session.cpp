@@ -49,6 +49,22 @@ void checkStcnModule(const ScriptModule& module) {
   }
 }
 
+void checkHalfPrecision(const c10::Device& device) {
+  if (!device.is_cpu()) return;
+  try {
+    c10::InferenceMode inference;
+    const auto options = at::TensorOptions().dtype(at::kBFloat16);
+    at::Tensor x = at::zeros({1, 8, 8, 8}, options);
+    at::Tensor w = at::zeros({8, 8, 3, 3}, options);
+    (void)at::conv2d(x, w, {}, 1, 1);
+  } catch (const c10::Error& e) {
+    std::string reason = e.what_without_backtrace();
+    reason = reason.substr(0, reason.find('\n'));
+    throw Error(ErrorCode::Device, "half precision on CPU (bfloat16) cannot run here: this CPU or its oneDNN build has no bfloat16 convolutions (they need AVX-512 BW/VL/DQ; LibTorch says: " +
+                                       reason + "); run in float32 (without --half / half: true)");
+  }
+}
+
 namespace {
 
 // Autocast (mixed precision) on the calling thread for the guard's lifetime: float16 on CUDA (the

@@ -41,6 +41,12 @@ bool tuneMallocOnce();
 // Checks that a module has the three STCN methods (ERR_STCN_MODEL_LOAD otherwise).
 void checkStcnModule(const ScriptModule& module);
 
+// Half precision on `device` (bfloat16 autocast on CPU) must be able to run a convolution: oneDNN
+// runs bfloat16 convolutions only on CPUs with AVX-512 (BW/VL/DQ), and where it cannot, the first
+// frame would fail deep inside encode_key. Probes one tiny convolution with the same dispatch the
+// model's will take and refuses with ERR_STCN_DEVICE naming the cause. No-op on CUDA (float16).
+void checkHalfPrecision(const c10::Device& device);
+
 // The caller (ts/stcn/tracker.ts) checks every input (sizes, ids, topK) and owns the order of calls;
 // the checks below assert those invariants and report a break as ERR_STCN_INTERNAL.
 class StcnSession {

@@ -1,6 +1,6 @@
 /** Shared test helpers: temp dirs, the Python used for exports, the shared data folder. */
 import { execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,4 +62,22 @@ export function recordDrift(name: string, value: number, bound: number): void {
   if (!file) return;
   const isa = process.env.ATEN_CPU_CAPABILITY ? `capped:${process.env.ATEN_CPU_CAPABILITY}` : "native";
   appendFileSync(file, JSON.stringify({ name, value, bound, isa }) + "\n");
+}
+
+/**
+ * Whether this process can run bfloat16 convolutions on the CPU (the `half` path on CPU): oneDNN
+ * needs AVX-512 BW/VL/DQ, and `DNNL_MAX_CPU_ISA` / `ONEDNN_MAX_CPU_ISA` below AVX-512 take them away
+ * (as `npm run test:parity:avx2` does). Tests of `half: true` on CPU expect results where this is
+ * true and a clear ERR_STCN_DEVICE refusal where it is false.
+ */
+export function cpuHasBfloat16(): boolean {
+  const cap = process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA;
+  if (cap !== undefined && !/^AVX512|^AVX10|^AMX|^ALL$|^DEFAULT$/i.test(cap)) return false;
+  let flags = "";
+  try {
+    flags = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return false;
+  }
+  return ["avx512bw", "avx512vl", "avx512dq"].every((f) => new RegExp(`\\b${f}\\b`).test(flags));
 }

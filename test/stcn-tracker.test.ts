@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStcnError, segmentFolder, Stcn, type TrackedFrame, type StcnTracker } from "../dist/index.js";
 import { encodeLabelPng, readLabelPng } from "../dist/io/png.js";
-import { repoRoot, runPython, tempDir, dataPath, recordDrift } from "./helpers.js";
+import { cpuHasBfloat16, repoRoot, runPython, tempDir, dataPath, recordDrift } from "./helpers.js";
 
 const judo = dataPath("clips", "judo");
 const bike = dataPath("clips", "bike");
@@ -279,7 +279,29 @@ describe("stcn segment (CLI)", () => {
     expect(r.stderr).toMatch(/00005\.png is 853x480 but the frames are 854x480.*\[ERR_STCN_INPUT\]/);
   });
 
-  it("--half on CPU runs bfloat16 autocast (frozen, not optimize_for_inference) and matches float32 closely", async () => {
+  it("--half on CPU is refused with one clear error where oneDNN has no bfloat16 convolutions", async () => {
+    if (cpuHasBfloat16()) {
+      // This CPU runs bfloat16: the next test covers it (and fails if loading refuses).
+      const bf16 = await Stcn.load(modelPath, { half: true });
+      expect(bf16.half).toBe(true);
+      bf16.dispose();
+      return;
+    }
+    await expect(Stcn.load(modelPath, { half: true })).rejects.toMatchObject({
+      code: "ERR_STCN_DEVICE",
+      message: expect.stringContaining("bfloat16"),
+    });
+    const r = spawnSync(
+      process.execPath,
+      [cli, "segment", "--model", modelPath, "--frames", join(bike, "frames"), "--mask", join(bike, "masks", "00000.png"), "--out", join(dir, "cli-half-refused"), "--half", "--size", "128"],
+      { encoding: "utf8", env: process.env },
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/bfloat16.*\[ERR_STCN_DEVICE\]/);
+  });
+
+  it.runIf(cpuHasBfloat16())("--half on CPU runs bfloat16 autocast (frozen, not optimize_for_inference) and matches float32 closely", async () => {
     const f32 = await Stcn.load(modelPath);
     const bf16 = await Stcn.load(modelPath, { half: true });
     expect(bf16.half).toBe(true);

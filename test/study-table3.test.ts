@@ -32,7 +32,7 @@ describe("stcn reproduce --table 3", () => {
     exportStcn(models().stcn);
     runPython("export_dino.py", ["--arch", "vit_small", "--random-init", "--seed", "3", "--out", models().dino]);
     // Small internal size keeps the random detector fast; random class scores give detections.
-    runPython("maskrcnn.py", ["--random-init", "--seed", "3", "--min-size", "240", "--max-size", "427", "--detections-per-img", "30", "--out", models().maskrcnn]);
+    runPython("export_maskrcnn.py", ["--random-init", "--seed", "3", "--min-size", "240", "--max-size", "427", "--detections-per-img", "30", "--out", models().maskrcnn]);
     out = join(dir, "out");
     const r = run([
       "reproduce",

@@ -273,8 +273,8 @@ import json, sys, torch
 from typing import Dict
 class RedDetector(torch.nn.Module):
     def forward(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
-        h, w = image.shape[1], image.shape[2]
-        mask = torch.where(image[0] > 0.5, 0.9, 0.1).view(1, 1, h, w)
+        h, w = image.shape[0], image.shape[1]  # uint8 [H,W,3], the detector archives' input
+        mask = torch.where(image[:, :, 0].float() / 255.0 > 0.5, 0.9, 0.1).view(1, 1, h, w)
         return {"boxes": torch.tensor([[0.0, 0.0, float(w), float(h)]]), "scores": torch.tensor([0.9]), "labels": torch.ones(1, dtype=torch.int64), "masks": mask}
 torch.jit.save(torch.jit.script(RedDetector()), sys.argv[1], _extra_files={"metadata.json": json.dumps({"model": "maskrcnn", "kind": "detector"})})
 `;
