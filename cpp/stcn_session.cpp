@@ -57,8 +57,10 @@ void checkHalfPrecision(const c10::Device& device) {
     at::Tensor x = at::zeros({1, 8, 8, 8}, options);
     at::Tensor w = at::zeros({8, 8, 3, 3}, options);
     (void)at::conv2d(x, w, {}, 1, 1);
-  } catch (const c10::Error& e) {
-    std::string reason = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    // c10::Error from ATen's own device check, or dnnl::error when oneDNN refuses the primitive.
+    const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+    std::string reason = c10 ? c10->what_without_backtrace() : e.what();
     reason = reason.substr(0, reason.find('\n'));
     throw Error(ErrorCode::Device, "half precision on CPU (bfloat16) cannot run here: this CPU or its oneDNN build has no bfloat16 convolutions (they need AVX-512 BW/VL/DQ; LibTorch says: " +
                                        reason + "); run in float32 (without --half / half: true)");
