@@ -31,7 +31,6 @@ export interface BarChartOptions {
 export async function renderBarChartSvg(data: readonly BarDatum[], options: BarChartOptions = {}): Promise<string> {
   const grouped = data.some((d) => d.group !== undefined);
   const spec: TopLevelSpec = {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     ...(options.title ? { title: options.title } : {}),
     data: { values: data.map((d) => ({ ...d, group: d.group ?? "" })) },
     mark: { type: "bar", tooltip: true },
@@ -50,9 +49,17 @@ export async function renderBarChartSvg(data: readonly BarDatum[], options: BarC
       ...(grouped ? { column: { field: "group", type: "nominal", sort: null, title: null } } : {}),
     },
     ...(grouped ? { resolve: { scale: { x: "independent" } } } : {}),
-    config: { font: "sans-serif", background: "white" },
   };
-  const view = new View(parse(compile(spec).spec), { renderer: "none" });
+  return renderVegaLiteSvg(spec);
+}
+
+/**
+ * Renders a Vega-Lite spec to an SVG string in Node (every chart of the package goes through here,
+ * so they share one look: sans-serif text on white).
+ */
+export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
+  const styled = { $schema: "https://vega.github.io/schema/vega-lite/v5.json", ...spec, config: { font: "sans-serif", background: "white", ...spec.config } } as TopLevelSpec;
+  const view = new View(parse(compile(styled).spec), { renderer: "none" });
   try {
     return await view.toSVG();
   } finally {

@@ -1,9 +1,10 @@
 /**
  * The viewer's chart: per-frame J of one object as an SVG line chart, rendered in Node by
- * Vega-Lite + Vega (no browser build, no CDN: the page receives finished SVG).
+ * Vega-Lite + Vega through the package's one renderer (no browser build, no CDN: the page receives
+ * finished SVG).
  */
-import { parse, View } from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
+import { renderVegaLiteSvg } from "../study/chart.js";
 
 /** One point of a per-frame series. */
 export interface FramePoint {
@@ -15,7 +16,6 @@ export interface FramePoint {
 /** Renders a per-frame series (e.g. J of one object) as an SVG line chart with points. */
 export async function renderFrameChartSvg(points: readonly FramePoint[], options: { title?: string; yTitle?: string; width?: number } = {}): Promise<string> {
   const spec: TopLevelSpec = {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     ...(options.title ? { title: options.title } : {}),
     data: { values: points.map((p) => ({ frame: Number(p.frame), id: p.frame, value: p.value })) },
     mark: { type: "line", point: true, tooltip: true },
@@ -25,12 +25,6 @@ export async function renderFrameChartSvg(points: readonly FramePoint[], options
       x: { field: "frame", type: "quantitative", title: "frame", axis: { tickMinStep: 1, format: "d" } },
       y: { field: "value", type: "quantitative", title: options.yTitle ?? "J", scale: { domain: [0, 1] } },
     },
-    config: { font: "sans-serif", background: "white" },
   };
-  const view = new View(parse(compile(spec).spec), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return renderVegaLiteSvg(spec);
 }
