@@ -12,7 +12,7 @@
 // Options: --isa native|avx2|both, --skip-speed, --skip-drift, --speed-frames N (judo frames timed, default 16),
 // --json FILE (keep the numbers). Requires the built package (npm run build) and the demo model.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,11 +20,10 @@ import { fileURLToPath } from "node:url";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = (p) => join(repo, "dist", p);
 const { Stcn, evaluateDavis, runtimeInfo, getNumThreads, setNumThreads } = await import(dist("index.js"));
-const { generateClip } = await import(dist("demo/generator.js"));
+const { DEFAULT_CLIP, generateDavisRoot } = await import(dist("demo/generator.js"));
 const { DEMO_MODEL_PATH } = await import(dist("demo/demo.js"));
 const { readLabelPng } = await import(dist("io/png.js"));
 const { readRgb } = await import(dist("io/image.js"));
-const { writeDavisClip } = await import(dist("demo/generator.js"));
 const { encodeLabelPng } = await import(dist("io/png.js"));
 const { writeFileAtomic } = await import(dist("io/atomic.js"));
 
@@ -38,7 +37,7 @@ const isaOption = option("--isa", "both"); // native | avx2 | both
 const skipSpeed = child || args.includes("--skip-speed");
 const speedFrames = Number(option("--speed-frames", "16"));
 const skipDrift = args.includes("--skip-drift");
-const jsonOut = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
+const jsonOut = option("--json", undefined);
 const AVX2 = { DNNL_MAX_CPU_ISA: "AVX2", ONEDNN_MAX_CPU_ISA: "AVX2", ATEN_CPU_CAPABILITY: "avx2" };
 
 const name = (i) => String(i).padStart(5, "0");
@@ -85,14 +84,7 @@ async function measure() {
   try {
     // Held-out generated clips as a DAVIS root (JPEG frames, as the demo writes them).
     const root = join(work, "davis");
-    const clips = [];
-    for (const seed of HELDOUT) {
-      const clip = generateClip({ seed });
-      await writeDavisClip(clip, root);
-      clips.push(clip.name);
-    }
-    mkdirSync(join(root, "ImageSets", "2017"), { recursive: true });
-    writeFileSync(join(root, "ImageSets", "2017", "heldout.txt"), clips.join("\n") + "\n");
+    const clips = skipDrift ? [] : await generateDavisRoot({ root, seeds: HELDOUT, set: "heldout" });
 
     const real = [
       {
@@ -125,7 +117,7 @@ async function measure() {
         const resultsDir = join(work, `results-${variant}`);
         for (const c of clips) {
           const dir = join(root, "JPEGImages", "480p", c);
-          const frames = Array.from({ length: 30 }, (_, i) => join(dir, `${name(i)}.jpg`));
+          const frames = Array.from({ length: DEFAULT_CLIP.frames }, (_, i) => join(dir, `${name(i)}.jpg`));
           const first = join(root, "Annotations", "480p", c, "00000.png");
           const r = await runClip(model, frames, first, new Map(), { size: 128, memEvery });
           heldout[c] = r.frames;
