@@ -24,6 +24,7 @@ const groups: Record<string, string[]> = {
     "test/detection-pointrend.test.ts",
     "test/lost-dino.test.ts",
     "test/lost-graph.test.ts",
+    "test/png-decoder.test.ts",
     "test/stcn-model.test.ts",
     "test/stcn-parity.test.ts",
   ],

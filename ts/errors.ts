@@ -15,6 +15,7 @@ export type StcnErrorCode =
   | "ERR_STCN_TENSOR"
   | "ERR_STCN_ADDON_LOAD"
   | "ERR_STCN_INPUT"
+  | "ERR_STCN_IMAGE_TOO_LARGE"
   | "ERR_STCN_INTERNAL";
 
 /** An Error with a stable `code`. */

@@ -64,7 +64,7 @@ function decode(bytes: Uint8Array, path: string, where: string) {
   try {
     return decodeDavisMask(bytes, path);
   } catch (error) {
-    throw new StcnError("ERR_STCN_INPUT", `${where}: ${(error as Error).message}`);
+    throw new StcnError(isStcnError(error) ? error.code : "ERR_STCN_INPUT", `${where}: ${(error as Error).message}`);
   }
 }
 
