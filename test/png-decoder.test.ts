@@ -20,6 +20,7 @@ import {
   isStcnError,
   setMaxImagePixels,
 } from "../dist/index.js";
+import { decodeLabelRows } from "../dist/io/png.js";
 import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
 
 interface Case {
@@ -85,6 +86,17 @@ function check(c: Case): void {
   if (!same) {
     const at = map.data.findIndex((v, i) => v !== expected[i]);
     throw new Error(`${c.name} (${c.writer}): label differs from PIL at pixel ${at} (x ${at % c.width}, y ${Math.floor(at / c.width)}): ${map.data[at]} vs ${expected[at]}`);
+  }
+  // The evaluator's layout: rows padded to 4 bytes, decoded into a reused buffer whose padding is dirty.
+  const stride = (c.width + 3) & ~3;
+  const dirty = new Uint8Array(stride * c.height).fill(0xab);
+  const padded = decodeLabelRows(bytes, c.name, true, dirty);
+  expect([padded.stride, padded.data === dirty], c.name).toEqual([stride, true]);
+  for (let y = 0; y < c.height; y++) {
+    const row = padded.data.subarray(y * stride, (y + 1) * stride);
+    const want = new Uint8Array(stride);
+    want.set(expected.subarray(y * c.width, (y + 1) * c.width));
+    if (Buffer.compare(Buffer.from(row), Buffer.from(want)) !== 0) throw new Error(`${c.name}: padded row ${y} differs`);
   }
   if (c.mode === "P") {
     const pal = c.palette as number[][];

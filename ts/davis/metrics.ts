@@ -399,7 +399,8 @@ export class ExtraObjectError extends Error {
 }
 
 /**
- * J and F of objects 1..`objects` for one frame. `gt` and `res` are label maps of the same size;
+ * J and F of objects 1..`objects` for one frame. `gt` and `res` are label maps of the same size
+ * (rows `inputStride` bytes apart, default `width`; with {@link paddedStride} they are read in place);
  * GT value 255 (void) counts as background, GT labels above `objects` are ignored; a result label
  * above `objects` throws {@link ExtraObjectError}. Writes `jOut[k - 1]`, `fOut[k - 1]`.
  */
@@ -412,11 +413,14 @@ export function evaluateFrame(
   jOut: Float64Array,
   fOut: Float64Array,
   scratch: FrameScratch,
+  inputStride = width,
 ): void {
   scratch.prepare(objects, width, height);
   const stride = paddedStride(width);
-  const gt = padLabels(gtIn, width, height, scratch.gtPad);
-  const res = padLabels(resIn, width, height, scratch.resPad);
+  // Inputs already in the padded layout (rows `paddedStride(width)` apart, zero padding, aligned) are read in place.
+  const inPlace = inputStride === stride && gtIn.byteOffset % 4 === 0 && resIn.byteOffset % 4 === 0;
+  const gt = inPlace ? gtIn : padLabels(gtIn, width, height, scratch.gtPad);
+  const res = inPlace ? resIn : padLabels(resIn, width, height, scratch.resPad);
   const gtWords = new Uint32Array(gt.buffer, gt.byteOffset, gt.length >> 2);
   const resWords = new Uint32Array(res.buffer, res.byteOffset, res.length >> 2);
   const { inter, areaGt, areaRes } = scratch;

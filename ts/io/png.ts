@@ -127,15 +127,24 @@ function crc(bytes: Uint8Array): number {
 
 /**
  * Reverses the PNG filters of `rows` scanlines of `rowBytes` bytes (each preceded by its filter type
- * byte) from `src` at `offset`, into `out` (rows * rowBytes bytes). `bpp` = bytes per complete pixel
- * (at least 1). Returns the offset after the last scanline.
+ * byte) from `src` at `offset`, into `out` (rows `outStride` bytes apart). `bpp` = bytes per
+ * complete pixel (at least 1). Returns the offset after the last scanline.
  */
-function unfilter(src: Uint8Array, offset: number, rows: number, rowBytes: number, bpp: number, out: Uint8Array, name: string): number {
+function unfilter(
+  src: Uint8Array,
+  offset: number,
+  rows: number,
+  rowBytes: number,
+  bpp: number,
+  out: Uint8Array,
+  name: string,
+  outStride = rowBytes,
+): number {
   let p = offset;
   for (let y = 0; y < rows; y++) {
     const filter = src[p++] as number;
-    const o = y * rowBytes;
-    const prev = o - rowBytes; // only read when y > 0
+    const o = y * outStride;
+    const prev = o - outStride; // only read when y > 0
     switch (filter) {
       case 0:
         out.set(src.subarray(p, p + rowBytes), o);
@@ -191,7 +200,7 @@ function scatterLabels(
   depth: number,
   channels: number,
   out: Uint8Array,
-  outWidth: number,
+  outStride: number,
   x0: number,
   y0: number,
   dx: number,
@@ -199,7 +208,7 @@ function scatterLabels(
 ): void {
   for (let j = 0; j < h; j++) {
     const src = j * rowBytes;
-    const dst = (y0 + j * dy) * outWidth + x0;
+    const dst = (y0 + j * dy) * outStride + x0;
     if (depth === 8) {
       if (channels === 1 && dx === 1) out.set(rowsData.subarray(src, src + w), dst);
       else for (let i = 0; i < w; i++) out[dst + i * dx] = rowsData[src + i * channels] as number;
@@ -217,6 +226,21 @@ function scatterLabels(
 
 /** {@link readLabelPng} on bytes already in memory; `name` is used in error messages. */
 export function decodeLabelPng(bytes: Uint8Array, name: string): LabelMap {
+  const { data, width, height, palette } = decodeLabelRows(bytes, name, false);
+  return palette ? { data, width, height, palette } : { data, width, height };
+}
+
+/** A decoded label map whose rows are `stride` bytes apart (bytes past `width` in a row are 0). */
+export interface StridedLabelMap extends LabelMap {
+  stride: number;
+}
+
+/**
+ * {@link decodeLabelPng} with rows padded to a multiple of 4 bytes (`padded`), written into `into`
+ * when it has exactly the needed length (else into a new buffer). For the DAVIS scorer, which reads
+ * 4 pixels at a time and decodes every frame into the same two buffers.
+ */
+export function decodeLabelRows(bytes: Uint8Array, name: string, padded: boolean, into?: Uint8Array): StridedLabelMap {
   if (bytes.length < 8 || SIGNATURE.some((v, i) => bytes[i] !== v)) throw bad(name, "no PNG signature");
   let p = 8;
   let width = 0;
@@ -290,12 +314,16 @@ export function decodeLabelPng(bytes: Uint8Array, name: string): LabelMap {
   for (const pass of passes) if (pass.w > 0 && pass.h > 0) expected += pass.h * (1 + rowBytesOf(pass.w));
   let raw: Buffer;
   try {
-    raw = zlib.inflateSync(idat.length === 1 ? (idat[0] as Uint8Array) : Buffer.concat(idat), { maxOutputLength: Math.max(expected, 1) });
+    raw = zlib.inflateSync(idat.length === 1 ? (idat[0] as Uint8Array) : Buffer.concat(idat), { maxOutputLength: Math.max(expected, 1), chunkSize: Math.max(expected + 1, 64) });
   } catch (error) {
     throw bad(name, `image data does not inflate (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   if (raw.length !== expected) throw bad(name, `image data holds ${raw.length} bytes, expected ${expected} for ${width}x${height}`);
-  const out = new Uint8Array(width * height);
+  const stride = padded ? (width + 3) & ~3 : width;
+  const out = into && into.length === stride * height ? into : new Uint8Array(stride * height);
+  if (stride !== width && out === into) {
+    for (let y = 0; y < height; y++) out.fill(0, y * stride + width, (y + 1) * stride);
+  }
   let offset = 0;
   let scratch = new Uint8Array(0);
   for (const pass of passes) {
@@ -304,10 +332,10 @@ export function decodeLabelPng(bytes: Uint8Array, name: string): LabelMap {
     // An 8-bit single-channel whole image unfilters straight into the label map.
     const direct = !interlace && depth === 8 && channels === 1;
     const target = direct ? out : scratch.length >= pass.h * rowBytes ? scratch : (scratch = new Uint8Array(pass.h * rowBytes));
-    offset = unfilter(raw, offset, pass.h, rowBytes, bpp, target, name);
-    if (!direct) scatterLabels(target, rowBytes, pass.w, pass.h, depth, channels, out, width, pass.x0, pass.y0, pass.dx, pass.dy);
+    offset = unfilter(raw, offset, pass.h, rowBytes, bpp, target, name, direct ? stride : rowBytes);
+    if (!direct) scatterLabels(target, rowBytes, pass.w, pass.h, depth, channels, out, stride, pass.x0, pass.y0, pass.dx, pass.dy);
   }
-  return palette && colourType === 3 ? { data: out, width, height, palette } : { data: out, width, height };
+  return palette && colourType === 3 ? { data: out, width, height, stride, palette } : { data: out, width, height, stride };
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {
