@@ -26,6 +26,7 @@ const groups: Record<string, string[]> = {
     "test/lost-graph.test.ts",
     "test/png-decoder.test.ts",
     "test/stcn-model.test.ts",
+    "test/stcn-bf16.test.ts",
     "test/stcn-parity.test.ts",
   ],
 };
