@@ -155,9 +155,19 @@ export function collectBoundaries(
         const k = i >> 2;
         const a = words[k] as number;
         if (a === words[k + strideWords] && a === (a & 0xff) * 0x01010101) {
+          // A word followed by the same uniform word in both rows is off the boundary; the last
+          // word of such a run needs the byte after it checked.
+          let kk = k;
+          const kLast = (row + lastX - 4) >> 2; // words whose pixels and the byte after lie before the last column
+          while (kk < kLast && words[kk + 1] === a && words[kk + 1 + strideWords] === a) kk++;
+          const j = kk << 2;
           const v = a & 0xff;
-          if (labels[i + 4] === v && labels[i + 4 + stride] === v) {
-            x += 4;
+          if (labels[j + 4] === v && labels[j + 4 + stride] === v) {
+            x += 4 * (kk - k + 1);
+            continue;
+          }
+          if (kk > k) {
+            x += 4 * (kk - k);
             continue;
           }
         }
@@ -446,12 +456,17 @@ export function evaluateFrame(
           const g = a & 0xff;
           const s = b & 0xff;
           if (s <= objects) {
+            // The run of words holding the same pair (within the row's window).
+            let k = (i >> 2) + 1;
+            const kEnd = (end + 1) >> 2;
+            while (k < kEnd && gtWords[k] === a && resWords[k] === b) k++;
+            const n = 4 * (k - (i >> 2));
             if (s !== 0) {
-              areaRes[s]! += 4;
-              if (g === s) inter[s]! += 4;
+              areaRes[s]! += n;
+              if (g === s) inter[s]! += n;
             }
-            if (g !== 0 && g <= objects) areaGt[g]! += 4;
-            i += 4;
+            if (g !== 0 && g <= objects) areaGt[g]! += n;
+            i = k << 2;
             continue;
           }
         }
