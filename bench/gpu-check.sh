@@ -13,7 +13,7 @@
 #
 # usage: bench/gpu-check.sh [--device cuda|cpu] [--quick] [--build-dir DIR] [--work DIR]
 #   --device cpu   the dry run of everything but CUDA (what CI runs, with --quick)
-#   --quick        small sizes (320x192, 6 frames; FPS rows are then not meaningful)
+#   --quick        small sizes (160x96, 4 frames, 2 objects only; FPS rows are then not meaningful)
 #   --build-dir    CMake build folder (default build-gpu-check; an existing cmake-js build/ is reused)
 # Env: STCN_PYTHON (default python3 on PATH) must have torch; torchvision for the Mask R-CNN row.
 set -euo pipefail
@@ -55,7 +55,11 @@ step() {
   fi
 }
 
-if [ "$quick" = 1 ]; then W=320; H=192; T=6; FPS_T=6; else W=854; H=480; T=30; FPS_T=60; fi
+if [ "$quick" = 1 ]; then
+  W=160; H=96; T=4; FPS_T=4; fps_objects="2"; mr_size=(--min-size 96 --max-size 160); warmup=0
+else
+  W=854; H=480; T=30; FPS_T=60; fps_objects="1 2"; mr_size=(--min-size 320 --max-size 600); warmup=12
+fi
 
 say "python $py, device $device, work $work"
 "$py" bench/gpu_check.py env --device "$device" >"$res/env.json"
@@ -69,7 +73,9 @@ cmake_args=(-DSTCN_BUILD_DRIVER=ON -DCMAKE_BUILD_TYPE=Release)
 if command -v nvcc >/dev/null 2>&1; then
   cmake_args+=("-DCUDAToolkit_ROOT=$(dirname "$(dirname "$(command -v nvcc)")")" "-DCMAKE_CUDA_COMPILER=$(command -v nvcc)")
 fi
-if ! cmake -S . -B "$build_dir" "${cmake_args[@]}" >"$work/build.log" 2>&1 ||
+# A folder already configured with the driver is only built (incremental); otherwise configure it.
+if grep -q "^STCN_BUILD_DRIVER:BOOL=ON" "$build_dir/CMakeCache.txt" 2>/dev/null; then configure=(true); else configure=(cmake -S . -B "$build_dir" "${cmake_args[@]}"); fi
+if ! "${configure[@]}" >"$work/build.log" 2>&1 ||
    ! cmake --build "$build_dir" --target stcn_driver -j "$(nproc)" >>"$work/build.log" 2>&1; then
   tail -n 30 "$work/build.log" >&2
   say "build failed (log: $work/build.log)"
@@ -101,13 +107,13 @@ step ref-agree "$py" torchscript/reference_stcn.py --model "$work/stcn.pt" --fra
 [ -f "$work/agree/ours.u8" ] && [ -d "$work/agree/ref" ] &&
   step agreement "$py" bench/gpu_check.py agreement --ours "$work/agree/ours.u8" --ref "$work/agree/ref" --width $W --height $H --frames $agree_t || true
 
-for objects in 1 2; do
+for objects in $fps_objects; do
   for prec in fp32 half; do
     half_flag=(); amp_flag=()
     [ "$prec" = half ] && { half_flag=(--half); amp_flag=(--amp); }
     say "STCN FPS: $objects object(s), $prec, $FPS_T frames ${W}x${H}"
     step "fps-ours-$objects-$prec" "$driver" stcn --model "$work/stcn.pt" --device "$device" --frames "$work/clip$objects/frames.rgb" \
-      --count $FPS_T --width $W --height $H --mask "$work/clip$objects/mask.u8" --size 0 --warmup 5 "${half_flag[@]}" || true
+      --count $FPS_T --width $W --height $H --mask "$work/clip$objects/mask.u8" --size 0 --warmup $warmup "${half_flag[@]}" || true
     if step "ref-$objects-$prec" "$py" torchscript/reference_stcn.py --model "$work/stcn.pt" --frames "$work/clip$objects/frames" \
          --mask "$work/clip$objects/mask.png" --size 0 --out "$work/ref-$objects-$prec" --device "$device" --warmup 2 "${amp_flag[@]}"; then
       cp "$work/ref-$objects-$prec/timing.json" "$res/fps-ref-$objects-$prec.json"
@@ -117,7 +123,7 @@ done
 
 # 4. Mask R-CNN (needs torchvision in this Python).
 if "$py" -c "import torchvision" 2>/dev/null; then
-  mr_args=(--seed 3 --min-size 320 --max-size 600 --detections-per-img 30)
+  mr_args=(--seed 3 "${mr_size[@]}" --detections-per-img 30)
   say "Mask R-CNN: export (random weights), ours vs eager torchvision on $device"
   if "$py" torchscript/maskrcnn.py --random-init "${mr_args[@]}" --out "$work/maskrcnn.pt" >"$work/maskrcnn-export.log" 2>&1; then
     head -c $((W * H * 3)) "$work/clip2/frames.rgb" >"$work/image.rgb"

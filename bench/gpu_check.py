@@ -12,6 +12,7 @@
   gpu_check.py maskrcnn-compare --ours OURS.json --eager EAGER.json
   gpu_check.py summary --results DIR              the table (every *.json result of the run)
 
+Only `env` and `maskrcnn-eager` import torch (each import costs seconds of CPU).
 No network, no Node: only torch (and torchvision for Mask R-CNN) of the machine's Python.
 """
 import argparse
@@ -22,13 +23,14 @@ import sys
 import time
 
 import numpy as np
-import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "torchscript"))
 
 
 def cmd_env(a):
+    import torch
+
     info = {"torch": torch.__version__, "cuda_build": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
             "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "python": sys.executable}
     try:
@@ -103,6 +105,8 @@ def maskrcnn_args(extra):
 
 
 def cmd_maskrcnn_eager(a, extra):
+    import torch
+
     maskrcnn, args = maskrcnn_args(extra)
     device = torch.device(a.device)
     model = maskrcnn.make(args)
