@@ -6,9 +6,10 @@
  *   2. label agreement (share of pixels with the same label, per frame) on the real frames of
  *      ../shared/data/clips (judo with objects joining, bike), float32 vs bfloat16.
  * Both precisions load with optimization "freeze" (bfloat16 autocast cannot reach the prepacked ops
- * of "inference", so half on CPU always runs the frozen graph; float32 is also shown at "inference").
+ * of "inference", so half on CPU always runs the frozen graph; `--with-inference` adds float32 at
+ * "inference").
  *
- *   node bench/bf16-drift.js [--clips N]      (N held-out clips, default 20)
+ *   node bench/bf16-drift.js [--clips N] [--with-inference]      (N held-out clips, default 20)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -28,9 +29,9 @@ const seeds = Array.from({ length: n }, (_, i) => 900000 + i);
 console.log(`bf16-drift: demo model ${DEMO_MODEL_PATH}, ${n} held-out clips; ${cpus()[0]?.model} x${cpus().length}, load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 const runs = [
   { name: "float32 (freeze)", half: false, optimization: "freeze" },
-  { name: "float32 (inference)", half: false, optimization: "inference" },
   { name: "bfloat16 (freeze)", half: true, optimization: "freeze" },
 ];
+if (process.argv.includes("--with-inference")) runs.splice(1, 0, { name: "float32 (inference)", half: false, optimization: "inference" });
 const scores = {};
 for (const run of runs) {
   const out = mkdtempSync(join(tmpdir(), "bf16-drift-"));

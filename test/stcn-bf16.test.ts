@@ -1,6 +1,6 @@
 /**
- * CPU bfloat16 (`half: true`) against float32 on the trained demo model: J&F on the 20 held-out
- * generated clips (seeds 900000-900019, never seen in training) may drift by at most 0.3 points,
+ * CPU bfloat16 (`half: true`) against float32 on the trained demo model: J&F on held-out generated
+ * clips (seeds 900000-900004, never seen in training) may drift by at most 0.3 points,
  * and on real frames (../shared/data/clips) the labels stay close to the float32 run's. Both
  * precisions load with optimization "freeze" (bfloat16 autocast on CPU always runs the frozen graph;
  * see docs/stcn.md).
@@ -12,10 +12,11 @@ import { Stcn } from "../dist/stcn/stcn.js";
 import { listFrames } from "../dist/stcn/video.js";
 import { dataRoot, tempDir } from "./helpers.js";
 
-const HELD_OUT = Array.from({ length: 20 }, (_, i) => 900000 + i);
+// The first 5 of the 20 held-out clips (all 20: `node bench/bf16-drift.js`, numbers in docs/stcn.md).
+const HELD_OUT = Array.from({ length: 5 }, (_, i) => 900000 + i);
 
 describe("CPU bfloat16 on the trained demo model", () => {
-  it("held-out J&F: bfloat16 within 0.3 points of float32", async () => {
+  it("held-out J&F (5 clips): bfloat16 within 0.3 points of float32", async () => {
     const fp32 = await runDemo({ out: tempDir("stcn-bf16-fp32-"), seeds: HELD_OUT, optimization: "freeze" });
     const bf16 = await runDemo({ out: tempDir("stcn-bf16-half-"), seeds: HELD_OUT, optimization: "freeze", half: true });
     const a = fp32.evaluation?.global["J&F-Mean"] as number;
