@@ -1,6 +1,7 @@
 #include "stcn_session.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -173,7 +174,20 @@ at::Tensor StcnSession::preprocess(const uint8_t* rgb, int64_t width, int64_t he
   }
   const c10::Device device = module_->device();
   at::Tensor bytes = at::from_blob(const_cast<uint8_t*>(rgb), {height, width, 3}, at::kByte);
-  at::Tensor x = (device.is_cpu() ? bytes : bytes.to(device)).permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255);
+  if (!device.is_cpu()) {
+    // The frame goes to the device from pinned (page-locked) host memory: a DMA copy. Frames that
+    // are not pinned already (the addon's come from JavaScript memory) pass through a reused
+    // pinned staging buffer.
+    if (!at::detail::getCUDAHooks().isPinnedPtr(const_cast<uint8_t*>(rgb))) {
+      if (!staging_.defined() || staging_.numel() != bytes.numel()) {
+        staging_ = at::empty({height, width, 3}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+      }
+      staging_.copy_(bytes);
+      bytes = staging_;
+    }
+    bytes = bytes.to(device);
+  }
+  at::Tensor x = bytes.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div_(255);
   const at::Tensor mean = at::tensor({0.485f, 0.456f, 0.406f}, x.options()).view({1, 3, 1, 1});
   const at::Tensor std = at::tensor({0.229f, 0.224f, 0.225f}, x.options()).view({1, 3, 1, 1});
   x = (x - mean) / std;

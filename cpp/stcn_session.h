@@ -102,6 +102,7 @@ class StcnSession {
   at::Tensor image_;  // [1,3,H,W] normalised, padded
   at::Tensor k16_, f16thin_, f16_, f8_, f4_;
   at::Tensor prob_;   // [k+1,1,H,W] aggregated (background first), undefined until segment/addObjects
+  at::Tensor staging_;  // pinned host buffer for frames on their way to a CUDA device
 };
 
 }  // namespace stcn

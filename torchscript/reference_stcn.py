@@ -7,7 +7,7 @@ archive: `torch.jit.load(model).state_dict()` is loaded strictly into the eager 
 Usage:
   /usr/bin/python3 torchscript/reference_stcn.py --model stcn.pt --frames DIR --mask FIRST.png \
       [--masks DIR] [--resize-masks] [--size 480] [--top-k 20] [--mem-every 5] [--include-last] \
-      --out DIR [--save-probs] [--threads N] [--time]
+      --out DIR [--save-probs] [--threads N] [--time] [--device cpu|cuda[:N]] [--amp] [--warmup N]
 
 Rules (docs/stcn-python.md has the full, normative description):
   * frames: *.jpg|*.jpeg|*.png in --frames sorted by file name; RGB via PIL; x/255, then
@@ -318,10 +318,12 @@ def run(args) -> Dict[str, object]:
     all_ids = sorted(join_frame, key=lambda i: (join_frame[i], i))  # channel order over the whole run
     K = len(all_ids)
 
-    model = load_model(args.model)  # after the input checks: bad input is refused quickly
+    device = torch.device(args.device)
+    model = load_model(args.model).to(device)  # after the input checks: bad input is refused quickly
     p = pad_amounts(size[0], size[1])
     resized = size != (H0, W0)
-    imgs = [pad(resize_image(normalise(im), size), p) for im in rgbs]  # before the timer, like the official loader
+    # Before the timer, like the official loader (on --device, as its `.cuda()` before processing).
+    imgs = [pad(resize_image(normalise(im).to(device), size), p) for im in rgbs]
     del rgbs
 
     os.makedirs(args.out, exist_ok=True)
@@ -336,21 +338,32 @@ def run(args) -> Dict[str, object]:
         x = unpad(prob, p)
         if resized:
             x = F.interpolate(x, size=(H0, W0), mode="bilinear", align_corners=False)
-        labels = torch.argmax(x[:, 0], dim=0).numpy()
+        labels = torch.argmax(x[:, 0], dim=0).cpu().numpy()
         probs = None
         if args.save_probs:
             full = torch.zeros((K + 1, H0, W0), dtype=torch.float32)
-            full[: n_enabled + 1] = x[:, 0]
+            full[: n_enabled + 1] = x[:, 0].float().cpu()
             probs = full.numpy()
         outputs.append((lut[labels], probs))
 
     mem = Memory(args.top_k)
+    if args.warmup > 0:
+        # Untimed calls of the three networks on frame 0 (lazy library initialisation, kernel choice),
+        # as a long-running process would have made them before this video.
+        with torch.inference_mode(), torch.autocast(device.type, enabled=args.amp, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16):
+            for _ in range(args.warmup):
+                k16, f16_thin, f16, f8, f4 = model.encode_key(imgs[0])
+                v = model.encode_value(imgs[0], f16, torch.ones_like(imgs[0][:, :1]).repeat(K, 1, 1, 1))
+                model.decode(v, f16_thin, f8, f4)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
     t0 = time.perf_counter()
-    with torch.inference_mode():
+    # --amp: float16 autocast on CUDA, as the official eval_davis.py --amp.
+    with torch.inference_mode(), torch.autocast(device.type, enabled=args.amp, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16):
         # enabled objects in channel order; groups = (join frame, lo, hi) over enabled order
         enabled = [i for i in all_ids if join_frame[i] == 0]
         groups: List[Tuple[int, int, int]] = [(0, 0, len(enabled))]
-        mask0 = pad(one_hot(first, enabled), p)
+        mask0 = pad(one_hot(first, enabled), p).to(device)
         prob = aggregate(mask0)
         k16, _, f16, _, _ = model.encode_key(imgs[0])
         mem.add(0, k16, model.encode_value(imgs[0], f16, prob[1:]), is_temp=False)
@@ -362,7 +375,7 @@ def run(args) -> Dict[str, object]:
             joining = ti in joins
             if joining:
                 new, lab = joins[ti]
-                m = pad(one_hot(lab, new), p)  # [n_new,1,Hp,Wp]
+                m = pad(one_hot(lab, new), p).to(device)  # [n_new,1,Hp,Wp]
                 region = m.sum(0, keepdim=True) > 0.5  # [1,1,Hp,Wp]
                 prob = prob.masked_fill(region, 0.0)
                 prob = aggregate(torch.cat([prob[1:], m], 0))
@@ -373,6 +386,7 @@ def run(args) -> Dict[str, object]:
                 if args.include_last or is_mem:
                     mem.add(ti, k16, model.encode_value(imgs[ti], f16, prob[1:]), is_temp=not is_mem)
             emit(prob, len(enabled))
+    sync()
     seconds = time.perf_counter() - t0
 
     # ---- writing (not timed) ----
@@ -410,6 +424,9 @@ def main(argv=None) -> int:
     ap.add_argument("--save-probs", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
     ap.add_argument("--time", action="store_true", help="print frames / seconds / fps")
+    ap.add_argument("--device", default="cpu", help="torch device (default cpu; cuda for the GPU check)")
+    ap.add_argument("--warmup", type=int, default=0, help="untimed network calls on frame 0 before the timer (default 0)")
+    ap.add_argument("--amp", action="store_true", help="autocast (float16 on CUDA as the official --amp, bfloat16 on CPU)")
     args = ap.parse_args(argv)
     if not args.mask and not args.masks:
         ap.error("give --mask FIRST.png and/or --masks DIR")

@@ -1,40 +1,34 @@
 #!/usr/bin/env node
 /**
  * The `stcn` command line. Each command lives in ts/cli/<name>.ts and exports a yargs CommandModule;
- * add new ones to `commands` below.
+ * add new ones to `loaders` below.
  */
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { infoCommand } from "./cli/info.js";
-import { smokeCommand } from "./cli/smoke.js";
-import { exportCommand } from "./cli/export.js";
-import { segmentCommand } from "./cli/segment.js";
-import { crfCommand } from "./cli/crf.js";
-import { evaluateCommand } from "./cli/evaluate.js";
-import { boxesToDavisCommand } from "./cli/boxes-to-davis.js";
-import { demoCommand } from "./cli/demo.js";
-import { annotateCommand } from "./cli/annotate.js";
-import { reproduceCommand } from "./cli/reproduce.js";
-import { reportCommand } from "./cli/report.js";
-import { viewCommand } from "./cli/view.js";
 import { reportCliError } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
+// Loaded on demand: `stcn evaluate ...` imports only the evaluate command (start-up matters for short
+// commands; the others pull in sharp, the addon, ...); help and unknown names load them all.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<object, any>[] = [
-  demoCommand,
-  segmentCommand,
-  annotateCommand,
-  evaluateCommand,
-  reproduceCommand,
-  reportCommand,
-  viewCommand,
-  crfCommand,
-  exportCommand,
-  boxesToDavisCommand,
-  infoCommand,
-  smokeCommand,
-];
+type AnyCommand = CommandModule<object, any>;
+const loaders: Record<string, () => Promise<AnyCommand>> = {
+  demo: async () => (await import("./cli/demo.js")).demoCommand,
+  segment: async () => (await import("./cli/segment.js")).segmentCommand,
+  annotate: async () => (await import("./cli/annotate.js")).annotateCommand,
+  evaluate: async () => (await import("./cli/evaluate.js")).evaluateCommand,
+  reproduce: async () => (await import("./cli/reproduce.js")).reproduceCommand,
+  report: async () => (await import("./cli/report.js")).reportCommand,
+  view: async () => (await import("./cli/view.js")).viewCommand,
+  crf: async () => (await import("./cli/crf.js")).crfCommand,
+  export: async () => (await import("./cli/export.js")).exportCommand,
+  "boxes-to-davis": async () => (await import("./cli/boxes-to-davis.js")).boxesToDavisCommand,
+  info: async () => (await import("./cli/info.js")).infoCommand,
+  smoke: async () => (await import("./cli/smoke.js")).smokeCommand,
+};
+const requested = process.argv[2];
+const names = requested !== undefined && Object.hasOwn(loaders, requested) ? [requested] : Object.keys(loaders);
+const commands: AnyCommand[] = await Promise.all(names.map((name) => (loaders[name] as () => Promise<AnyCommand>)()));
 
 const cli = yargs(hideBin(process.argv))
   .scriptName("stcn")

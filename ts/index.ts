@@ -31,7 +31,17 @@ export {
 export { segmentFolder, type SegmentFolderOptions, type SegmentFolderResult } from "./stcn/segment.js";
 export { listFrames, matchMasks, firstFrame, type VideoFrame } from "./stcn/video.js";
 export { readRgb, encodeRgb, type RgbImage } from "./io/image.js";
-export { readLabelPng, decodeLabelPng, writeLabelPng, encodeLabelPng, encodeGreyPng, type LabelMap } from "./io/png.js";
+export {
+  readLabelPng,
+  decodeLabelPng,
+  writeLabelPng,
+  encodeLabelPng,
+  encodeGreyPng,
+  setMaxImagePixels,
+  getMaxImagePixels,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  type LabelMap,
+} from "./io/png.js";
 export { davisPalette, type Palette } from "./io/palette.js";
 export { labelIds, type LabelIdsOptions } from "./io/labels.js";
 export {

@@ -115,6 +115,10 @@ function add(lists: readonly BoundaryList[], v: number, objects: number, x: numb
  * the four labels are not all the same. So a uniform 2x2 neighbourhood is skipped at once, and a mixed
  * one marks each distinct label it holds. Last row: right neighbour only; last column: lower only;
  * the bottom-right pixel is never boundary.
+ *
+ * Rows are `stride` bytes apart (default `width`). When `stride` is a multiple of 4 and `labels`
+ * starts 4-byte aligned (see {@link padLabels}), uniform runs are skipped 4 pixels at a time: pixels
+ * x..x+3 of row y are off every boundary when bytes x..x+4 of rows y and y + 1 hold one value.
  */
 export function collectBoundaries(
   labels: Uint8Array,
@@ -123,14 +127,17 @@ export function collectBoundaries(
   objects: number,
   lists: readonly BoundaryList[],
   extents?: RowExtents,
+  stride = width,
 ): void {
   for (let k = 1; k <= objects; k++) (lists[k] as BoundaryList).clear();
   if (objects === 0) return;
   let ext = extents;
   if (!ext) {
     ext = new RowExtents(height);
-    ext.compute(labels, width, height);
+    ext.compute(labels, width, height, stride);
   }
+  const words = wordsOf(labels, stride);
+  const strideWords = stride >> 2;
   const rowMin = ext.min;
   const rowMax = ext.max;
   const lastX = width - 1;
@@ -140,24 +147,48 @@ export function collectBoundaries(
     const lo = Math.min(rowMin[y] as number, rowMin[y + 1] as number);
     const hi = Math.max(rowMax[y] as number, rowMax[y + 1] as number);
     if (hi < 0) continue;
-    const row = y * width;
+    const row = y * stride;
     const xTo = hi < lastX ? hi : lastX - 1;
-    for (let x = lo > 0 ? lo - 1 : 0; x <= xTo; x++) {
+    let x = lo > 0 ? lo - 1 : 0;
+    while (x <= xTo) {
       const i = row + x;
+      if (words && (x & 3) === 0 && x + 4 <= lastX) {
+        const k = i >> 2;
+        const a = words[k] as number;
+        if (a === words[k + strideWords] && a === (a & 0xff) * 0x01010101) {
+          // A word followed by the same uniform word in both rows is off the boundary; the last
+          // word of such a run needs the byte after it checked.
+          let kk = k;
+          const kLast = (row + lastX - 4) >> 2; // words whose pixels and the byte after lie before the last column
+          while (kk < kLast && words[kk + 1] === a && words[kk + 1 + strideWords] === a) kk++;
+          const j = kk << 2;
+          const v = a & 0xff;
+          if (labels[j + 4] === v && labels[j + 4 + stride] === v) {
+            x += 4 * (kk - k + 1);
+            continue;
+          }
+          if (kk > k) {
+            x += 4 * (kk - k);
+            continue;
+          }
+        }
+      }
       const m = labels[i] as number;
       const e = labels[i + 1] as number;
-      const s = labels[i + width] as number;
-      const se = labels[i + width + 1] as number;
-      if (m === e && m === s && m === se) continue;
-      add(lists, m, objects, x, y);
-      if (e !== m) add(lists, e, objects, x, y);
-      if (s !== m && s !== e) add(lists, s, objects, x, y);
-      if (se !== m && se !== e && se !== s) add(lists, se, objects, x, y);
+      const s = labels[i + stride] as number;
+      const se = labels[i + stride + 1] as number;
+      if (m !== e || m !== s || m !== se) {
+        add(lists, m, objects, x, y);
+        if (e !== m) add(lists, e, objects, x, y);
+        if (s !== m && s !== e) add(lists, s, objects, x, y);
+        if (se !== m && se !== e && se !== s) add(lists, se, objects, x, y);
+      }
+      x++;
     }
     if (hi === lastX) {
       // Last column: compare with the pixel below only.
       const m = labels[row + lastX] as number;
-      const s = labels[row + width + lastX] as number;
+      const s = labels[row + stride + lastX] as number;
       if (m !== s) {
         add(lists, m, objects, lastX, y);
         add(lists, s, objects, lastX, y);
@@ -168,7 +199,7 @@ export function collectBoundaries(
   const lo = rowMin[lastY] as number;
   const hi = rowMax[lastY] as number;
   if (hi >= 0) {
-    const row = lastY * width;
+    const row = lastY * stride;
     const xTo = hi < lastX ? hi : lastX - 1;
     for (let x = lo > 0 ? lo - 1 : 0; x <= xTo; x++) {
       const m = labels[row + x] as number;
@@ -179,6 +210,35 @@ export function collectBoundaries(
       }
     }
   }
+}
+
+/** A Uint32Array view of `labels` when rows are word-aligned (4-byte aligned start, stride % 4 == 0). */
+function wordsOf(labels: Uint8Array, stride: number): Uint32Array | undefined {
+  if (labels.byteOffset % 4 !== 0 || stride % 4 !== 0) return undefined;
+  return new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2);
+}
+
+/** Row stride of {@link padLabels}: `width` rounded up to a multiple of 4. */
+export function paddedStride(width: number): number {
+  return (width + 3) & ~3;
+}
+
+/**
+ * Copies a `width` x `height` label map into `into` (or a new buffer) with rows {@link paddedStride}
+ * bytes apart, padding bytes 0, so the scorer can read 4 pixels at a time. `into` must be a buffer
+ * this function returned for the same width (its padding is never written).
+ */
+export function padLabels(labels: Uint8Array, width: number, height: number, into?: Uint8Array): Uint8Array {
+  const stride = paddedStride(width);
+  const out = into && into.length === stride * height ? into : new Uint8Array(stride * height);
+  if (stride === width) {
+    out.set(labels.subarray(0, width * height));
+    return out;
+  }
+  const src = Buffer.from(labels.buffer, labels.byteOffset, labels.length);
+  const dst = Buffer.from(out.buffer, out.byteOffset, out.length);
+  for (let y = 0; y < height; y++) src.copy(dst, y * stride, y * width, (y + 1) * width);
+  return out;
 }
 
 /**
@@ -194,14 +254,14 @@ export class RowExtents {
     this.max = new Int32Array(height);
   }
 
-  compute(labels: Uint8Array, width: number, height: number): void {
+  compute(labels: Uint8Array, width: number, height: number, stride = width): void {
     if (this.min.length < height) {
       this.min = new Int32Array(height);
       this.max = new Int32Array(height);
     }
     const words = labels.byteOffset % 4 === 0 ? new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2) : undefined;
     for (let y = 0; y < height; y++) {
-      const start = y * width;
+      const start = y * stride;
       const end = start + width;
       let i = start;
       if (words) {
@@ -315,6 +375,9 @@ export class FrameScratch {
   areaRes = new Float64Array(0);
   private radiusKey = "";
   hw: Int32Array = new Int32Array(0);
+  /** Padded copies of the frame's label maps (rows {@link paddedStride} apart), for one frame size. */
+  gtPad: Uint8Array = new Uint8Array(0);
+  resPad: Uint8Array = new Uint8Array(0);
 
   prepare(objects: number, width: number, height: number): void {
     if (width > 65535 || height > 65535) throw new StcnError("ERR_STCN_INPUT", `frames larger than 65535 pixels are not supported (${width}x${height})`);
@@ -332,6 +395,9 @@ export class FrameScratch {
     if (key !== this.radiusKey) {
       this.hw = diskHalfWidths(boundaryRadius(width, height));
       this.radiusKey = key;
+      // New zeroed buffers per frame size: padding bytes are never written afterwards.
+      this.gtPad = new Uint8Array(paddedStride(width) * height);
+      this.resPad = new Uint8Array(paddedStride(width) * height);
     }
   }
 }
@@ -344,36 +410,71 @@ export class ExtraObjectError extends Error {
 }
 
 /**
- * J and F of objects 1..`objects` for one frame. `gt` and `res` are label maps of the same size;
+ * J and F of objects 1..`objects` for one frame. `gt` and `res` are label maps of the same size
+ * (rows `inputStride` bytes apart, default `width`; with {@link paddedStride} they are read in place);
  * GT value 255 (void) counts as background, GT labels above `objects` are ignored; a result label
  * above `objects` throws {@link ExtraObjectError}. Writes `jOut[k - 1]`, `fOut[k - 1]`.
  */
 export function evaluateFrame(
-  gt: Uint8Array,
-  res: Uint8Array,
+  gtIn: Uint8Array,
+  resIn: Uint8Array,
   width: number,
   height: number,
   objects: number,
   jOut: Float64Array,
   fOut: Float64Array,
   scratch: FrameScratch,
+  inputStride = width,
 ): void {
   scratch.prepare(objects, width, height);
+  const stride = paddedStride(width);
+  // Inputs already in the padded layout (rows `paddedStride(width)` apart, zero padding, aligned) are read in place.
+  const inPlace = inputStride === stride && gtIn.byteOffset % 4 === 0 && resIn.byteOffset % 4 === 0;
+  const gt = inPlace ? gtIn : padLabels(gtIn, width, height, scratch.gtPad);
+  const res = inPlace ? resIn : padLabels(resIn, width, height, scratch.resPad);
+  const gtWords = new Uint32Array(gt.buffer, gt.byteOffset, gt.length >> 2);
+  const resWords = new Uint32Array(res.buffer, res.byteOffset, res.length >> 2);
   const { inter, areaGt, areaRes } = scratch;
   inter.fill(0);
   areaGt.fill(0);
   areaRes.fill(0);
   const ge = scratch.gtExtents;
   const re = scratch.resExtents;
-  ge.compute(gt, width, height);
-  re.compute(res, width, height);
+  ge.compute(gt, width, height, stride);
+  re.compute(res, width, height, stride);
   for (let y = 0; y < height; y++) {
     const lo = Math.min(ge.min[y] as number, re.min[y] as number);
     const hi = Math.max(ge.max[y] as number, re.max[y] as number);
-    const row = y * width;
-    for (let i = row + lo; i <= row + hi; i++) {
+    const row = y * stride;
+    let i = row + lo;
+    const end = row + hi;
+    while (i <= end) {
+      // 4 pixels at once where GT and result are each uniform over an aligned word.
+      if ((i & 3) === 0) {
+        const a = gtWords[i >> 2] as number;
+        const b = resWords[i >> 2] as number;
+        if (a === (a & 0xff) * 0x01010101 && b === (b & 0xff) * 0x01010101) {
+          const g = a & 0xff;
+          const s = b & 0xff;
+          if (s <= objects) {
+            // The run of words holding the same pair (within the row's window).
+            let k = (i >> 2) + 1;
+            const kEnd = (end + 1) >> 2;
+            while (k < kEnd && gtWords[k] === a && resWords[k] === b) k++;
+            const n = 4 * (k - (i >> 2));
+            if (s !== 0) {
+              areaRes[s]! += n;
+              if (g === s) inter[s]! += n;
+            }
+            if (g !== 0 && g <= objects) areaGt[g]! += n;
+            i = k << 2;
+            continue;
+          }
+        }
+      }
       const g = gt[i] as number;
       const s = res[i] as number;
+      i++;
       if ((g | s) === 0) continue;
       if (s !== 0) {
         if (s > objects) throw new ExtraObjectError(s);
@@ -384,8 +485,8 @@ export function evaluateFrame(
     }
   }
   if (objects === 0) return;
-  collectBoundaries(gt, width, height, objects, scratch.gtLists, ge);
-  collectBoundaries(res, width, height, objects, scratch.resLists, re);
+  collectBoundaries(gt, width, height, objects, scratch.gtLists, ge, stride);
+  collectBoundaries(res, width, height, objects, scratch.resLists, re, stride);
   const hw = scratch.hw;
   for (let k = 1; k <= objects; k++) {
     jOut[k - 1] = jFromCounts(inter[k] as number, areaGt[k] as number, areaRes[k] as number);

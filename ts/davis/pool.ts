@@ -5,6 +5,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { StcnError } from "../errors.js";
+import { getMaxImagePixels } from "../io/png.js";
 import { deserializeError, runTask, type SerializedError, type Task, type TaskResult } from "./tasks.js";
 
 interface Response {
@@ -23,7 +24,8 @@ export class TaskPool {
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL("./worker.js", import.meta.url));
+      // Workers start with this thread's image pixel limit.
+      const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { maxImagePixels: getMaxImagePixels() } });
       worker.on("message", (message: Response) => this.onMessage(worker, message));
       worker.on("error", (error) => this.failAll(new StcnError("ERR_STCN_INTERNAL", `evaluator worker failed: ${error.message}`)));
       worker.on("exit", (code) => {

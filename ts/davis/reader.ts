@@ -11,7 +11,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { StcnError } from "../errors.js";
 import { labelIds } from "../io/labels.js";
-import { decodeLabelPng, type LabelMap } from "../io/png.js";
+import { decodeLabelPng, decodeLabelRows, type LabelMap, type StridedLabelMap } from "../io/png.js";
 
 /** The DAVIS annotations' void label (the border around objects in some annotations): not an object. */
 export const DAVIS_VOID = 255;
@@ -160,12 +160,22 @@ function pngColourType(bytes: Uint8Array): number {
  * refused (ERR_STCN_INPUT naming `name`).
  */
 export function decodeDavisMask(bytes: Uint8Array, name: string): LabelMap {
+  checkDavisColourType(bytes, name);
+  return decodeLabelPng(bytes, name);
+}
+
+/** {@link decodeDavisMask} into rows padded to 4 bytes, reusing `into` (see `decodeLabelRows`). */
+export function decodeDavisMaskPadded(bytes: Uint8Array, name: string, into?: Uint8Array): StridedLabelMap {
+  checkDavisColourType(bytes, name);
+  return decodeLabelRows(bytes, name, true, into);
+}
+
+function checkDavisColourType(bytes: Uint8Array, name: string): void {
   const colourType = pngColourType(bytes);
   if (colourType === 2 || colourType === 4 || colourType === 6) {
     const kind = colourType === 2 ? "RGB" : colourType === 4 ? "grey+alpha" : "RGBA";
     throw new StcnError("ERR_STCN_INPUT", `${name} is an ${kind} PNG; DAVIS masks must be palette (indexed) or 8-bit greyscale PNGs`);
   }
-  return decodeLabelPng(bytes, name);
 }
 
 /** Reads a DAVIS mask file (see {@link decodeDavisMask}). */

@@ -7,8 +7,8 @@ import { readFile } from "node:fs/promises";
 import { isMainThread } from "node:worker_threads";
 import { join } from "node:path";
 import { StcnError, isStcnError } from "../errors.js";
-import { decodeDavisMask, objectIdsOfMask } from "./reader.js";
-import { ExtraObjectError, FrameScratch, evaluateFrame } from "./metrics.js";
+import { decodeDavisMask, decodeDavisMaskPadded, objectIdsOfMask } from "./reader.js";
+import { ExtraObjectError, FrameScratch, evaluateFrame, paddedStride } from "./metrics.js";
 
 /** Reads the first annotation of a sequence: object count and frame size. */
 export interface HeaderTask {
@@ -60,11 +60,11 @@ async function readBytes(path: string, missing: () => string): Promise<Buffer> {
   }
 }
 
-function decode(bytes: Uint8Array, path: string, where: string) {
+function decode(bytes: Uint8Array, path: string, where: string, into?: Uint8Array) {
   try {
-    return decodeDavisMask(bytes, path);
+    return into ? decodeDavisMaskPadded(bytes, path, into) : decodeDavisMask(bytes, path);
   } catch (error) {
-    throw new StcnError("ERR_STCN_INPUT", `${where}: ${(error as Error).message}`);
+    throw new StcnError(isStcnError(error) ? error.code : "ERR_STCN_INPUT", `${where}: ${(error as Error).message}`);
   }
 }
 
@@ -84,6 +84,9 @@ export async function runTask(task: Task): Promise<TaskResult> {
   const jFrame = new Float64Array(objects);
   const fFrame = new Float64Array(objects);
   scratch ??= new FrameScratch();
+  // Both maps of every frame are decoded into the same two padded buffers, read in place by the scorer.
+  scratch.prepare(objects, width, height);
+  const stride = paddedStride(width);
   for (let i = 0; i < n; i++) {
     const frameId = task.frameIds[i] as string;
     const gtPath = task.gtPaths[i] as string;
@@ -93,16 +96,16 @@ export async function runTask(task: Task): Promise<TaskResult> {
       readBytes(gtPath, () => `${where}: annotation ${gtPath} is missing`),
       readBytes(resPath, () => `${where}: result ${resPath} is missing`),
     ]);
-    const gt = decode(gtBytes, gtPath, `${where} (annotation)`);
+    const gt = decode(gtBytes, gtPath, `${where} (annotation)`, scratch.gtPad);
     if (gt.width !== width || gt.height !== height) {
       throw new StcnError("ERR_STCN_INPUT", `${where}: annotation is ${gt.width}x${gt.height} but the first annotation is ${width}x${height} (${gtPath})`);
     }
-    const res = decode(resBytes, resPath, `${where} (result)`);
+    const res = decode(resBytes, resPath, `${where} (result)`, scratch.resPad);
     if (res.width !== width || res.height !== height) {
       throw new StcnError("ERR_STCN_INPUT", `${where}: result is ${res.width}x${res.height} but the annotation is ${width}x${height} (${resPath})`);
     }
     try {
-      evaluateFrame(gt.data, res.data, width, height, objects, jFrame, fFrame, scratch);
+      evaluateFrame(gt.data, res.data, width, height, objects, jFrame, fFrame, scratch, stride);
     } catch (error) {
       if (error instanceof ExtraObjectError) {
         throw new StcnError(

@@ -2,7 +2,8 @@
  * Worker-thread entry of the DAVIS evaluator (loaded from dist/davis/worker.js by pool.ts): runs
  * tasks one at a time, PNG decoding included, and posts plain results back (buffers transferred).
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
+import { setMaxImagePixels } from "../io/png.js";
 import { runTask, serializeError, type Task } from "./tasks.js";
 
 interface Request {
@@ -11,6 +12,8 @@ interface Request {
 }
 
 const port = parentPort;
+const limit = (workerData as { maxImagePixels?: number } | null)?.maxImagePixels;
+if (limit !== undefined) setMaxImagePixels(limit);
 if (!port) throw new Error("davis/worker.js must run as a worker thread");
 
 port.on("message", (request: Request) => {

@@ -24,7 +24,7 @@ import { encodeLabelPng, readLabelPng } from "../io/png.js";
 import { overlayLabels } from "../io/overlay.js";
 import { packageRoot } from "../native.js";
 import { evaluateDavis, type DavisEvaluation } from "../davis/evaluate.js";
-import { Stcn } from "../stcn/stcn.js";
+import { Stcn, type StcnLoadOptions } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
 import { listFrames } from "../stcn/video.js";
 import { probeVideo } from "../video/probe.js";
@@ -66,6 +66,10 @@ export interface DemoOptions {
    */
   memEvery?: number;
   device?: string;
+  /** Mixed precision (`Stcn.load`'s `half`: float16 autocast on CUDA, bfloat16 on CPU). Default false. */
+  half?: boolean;
+  /** Load-time optimization (`Stcn.load`'s `optimization`; default: Stcn.load's default). */
+  optimization?: StcnLoadOptions["optimization"];
   /** Called with a line of progress text. */
   onProgress?: (line: string) => void;
 }
@@ -154,7 +158,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const size = options.size ?? DEMO_SIZE;
   const palette = davisPalette();
 
-  const model = await Stcn.load(modelPath, { device: options.device ?? "cpu" });
+  const model = await Stcn.load(modelPath, {
+    device: options.device ?? "cpu",
+    ...(options.half !== undefined ? { half: options.half } : {}),
+    ...(options.optimization !== undefined ? { optimization: options.optimization } : {}),
+  });
   const memEvery = options.memEvery ?? recommendedMemEvery(model.metadata) ?? 5;
   const clips: DemoClip[] = [];
   const sheetRows: RgbImage[][] = [];
