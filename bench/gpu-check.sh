@@ -73,8 +73,9 @@ cmake_args=(-DSTCN_BUILD_DRIVER=ON -DCMAKE_BUILD_TYPE=Release)
 if command -v nvcc >/dev/null 2>&1; then
   cmake_args+=("-DCUDAToolkit_ROOT=$(dirname "$(dirname "$(command -v nvcc)")")" "-DCMAKE_CUDA_COMPILER=$(command -v nvcc)")
 fi
-# A folder already configured with the driver is only built (incremental); otherwise configure it.
-if grep -q "^STCN_BUILD_DRIVER:BOOL=ON" "$build_dir/CMakeCache.txt" 2>/dev/null; then configure=(true); else configure=(cmake -S . -B "$build_dir" "${cmake_args[@]}"); fi
+# A folder whose generated build already has the driver target is only built (incremental); otherwise
+# configure it (the cache alone is not proof: a configure that failed half-way leaves the option set).
+if grep -qs "stcn_driver" "$build_dir/build.ninja" "$build_dir/Makefile"; then configure=(true); else configure=(cmake -S . -B "$build_dir" "${cmake_args[@]}"); fi
 if ! "${configure[@]}" >"$work/build.log" 2>&1 ||
    ! cmake --build "$build_dir" --target stcn_driver -j "$(nproc)" >>"$work/build.log" 2>&1; then
   tail -n 30 "$work/build.log" >&2

@@ -93,6 +93,13 @@ describe("DAVIS evaluation parity with the official toolkit (davis-mini)", () =>
     }
     expect(a.files).toBeUndefined();
     expect(existsSync(join(resultsPath, "global_results-val.csv"))).toBe(false);
+    // Defaults: a library caller gets worker threads (its event loop stays free); `blocking` runs a
+    // small evaluation inline.
+    const d = await evaluateDavis({ davisRoot, resultsPath, sequences, out: false });
+    const e = await evaluateDavis({ davisRoot, resultsPath, sequences, out: false, blocking: true });
+    expect(d.workers).toBeGreaterThanOrEqual(1);
+    expect(e.workers).toBe(0);
+    for (const other of [d, e]) expect(other.global).toEqual(a.global);
   });
 
   it("the CLI prints the table and writes both CSVs into --out; a --sequences subset pools only those objects", () => {
@@ -109,6 +116,8 @@ describe("DAVIS evaluation parity with the official toolkit (davis-mini)", () =>
       encoding: "utf8",
     });
     expect(run.status, run.stderr).toBe(0);
+    // Without --workers the CLI scores a small evaluation on its main thread (blocking: true).
+    expect(run.stdout).toContain("(0 worker thread(s))");
     const rows = parseCsv(readFileSync(join(sub, "per-sequence_results-val.csv"), "utf8"));
     expect(rows.map((r) => r[0])).toEqual(["Sequence", "judo_1", "judo_2", "car-shadow_1"]);
     // Per-object means equal the full run's rows; the global mean pools these 3 objects only.

@@ -36,7 +36,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option("sequences", { type: "string", describe: "comma-separated subset of the set's sequences" })
       .option("out", { type: "string", describe: "folder for the CSVs (default: the results folder, as the official tool)" })
       .option("resolution", { type: "string", default: "480p", choices: ["480p", "Full-Resolution"], describe: "annotation resolution folder" })
-      .option("workers", { type: "number", describe: "worker threads (default: available cores; 0 = main thread only)" })
+      .option("workers", { type: "number", describe: "worker threads (default: none up to 300 frames, else one per core; 0 = main thread only)" })
       .option("quiet", { type: "boolean", default: false, describe: "print only the global table" }),
   handler: async (args) => {
     let sequences: string[] | undefined;
@@ -59,6 +59,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       resolution: args.resolution as DavisResolution,
       out: args.out,
       workers: args.workers,
+      // A command-line process has nothing else on its event loop: small evaluations run inline.
+      blocking: true,
     });
     const tables = formatDavisTables(evaluation);
     console.log(args.quiet ? (tables.split("\n\n")[0] as string) : tables);

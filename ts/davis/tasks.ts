@@ -3,8 +3,6 @@
  * the PNGs of a few frames, then score them. Everything here is plain data in, plain data out.
  */
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { isMainThread } from "node:worker_threads";
 import { join } from "node:path";
 import { StcnError, isStcnError } from "../errors.js";
 import { decodeDavisMask, decodeDavisMaskPadded, objectIdsOfMask } from "./reader.js";
@@ -49,10 +47,12 @@ export type TaskResult = HeaderResult | ChunkResult;
 /** The official toolkit's message for results with more objects than the ground truth. */
 export const EXTRA_OBJECT_MESSAGE = "In your PNG files there is an index higher than the number of objects in the sequence!";
 
-async function readBytes(path: string, missing: () => string): Promise<Buffer> {
+function readBytes(path: string, missing: () => string): Buffer {
   try {
-    // On a worker thread a blocking read is cheaper (no thread-pool round trips); the main thread stays async.
-    return isMainThread ? await readFile(path) : readFileSync(path);
+    // A blocking read: a label PNG is a few kB, and the thread-pool round trips of an async read cost
+    // more than the read itself. Inline runs (workers: 0) block their thread for the decode and the
+    // scoring anyway.
+    return readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") throw new StcnError("ERR_STCN_INPUT", missing());
@@ -71,9 +71,9 @@ function decode(bytes: Uint8Array, path: string, where: string, into?: Uint8Arra
 let scratch: FrameScratch | undefined;
 
 /** Runs one task (on whatever thread calls it). Errors are StcnErrors naming sequence and frame. */
-export async function runTask(task: Task): Promise<TaskResult> {
+export function runTask(task: Task): TaskResult {
   if (task.kind === "header") {
-    const bytes = await readBytes(task.path, () => `sequence ${task.sequence}: first annotation ${task.path} is missing`);
+    const bytes = readBytes(task.path, () => `sequence ${task.sequence}: first annotation ${task.path} is missing`);
     const mask = decode(bytes, task.path, `sequence ${task.sequence}, first annotation`);
     return { objects: objectIdsOfMask(mask.data).count, width: mask.width, height: mask.height };
   }
@@ -92,10 +92,8 @@ export async function runTask(task: Task): Promise<TaskResult> {
     const gtPath = task.gtPaths[i] as string;
     const where = `sequence ${sequence}, frame ${frameId}`;
     const resPath = join(task.resultsDir, `${frameId}.png`);
-    const [gtBytes, resBytes] = await Promise.all([
-      readBytes(gtPath, () => `${where}: annotation ${gtPath} is missing`),
-      readBytes(resPath, () => `${where}: result ${resPath} is missing`),
-    ]);
+    const gtBytes = readBytes(gtPath, () => `${where}: annotation ${gtPath} is missing`);
+    const resBytes = readBytes(resPath, () => `${where}: result ${resPath} is missing`);
     const gt = decode(gtBytes, gtPath, `${where} (annotation)`, scratch.gtPad);
     if (gt.width !== width || gt.height !== height) {
       throw new StcnError("ERR_STCN_INPUT", `${where}: annotation is ${gt.width}x${gt.height} but the first annotation is ${width}x${height} (${gtPath})`);

@@ -17,11 +17,11 @@ if (limit !== undefined) setMaxImagePixels(limit);
 if (!port) throw new Error("davis/worker.js must run as a worker thread");
 
 port.on("message", (request: Request) => {
-  runTask(request.task).then(
-    (result) => {
-      const transfer = "j" in result ? [result.j.buffer, result.f.buffer] : [];
-      port.postMessage({ id: request.id, result }, transfer as ArrayBuffer[]);
-    },
-    (error: unknown) => port.postMessage({ id: request.id, error: serializeError(error) }),
-  );
+  try {
+    const result = runTask(request.task);
+    const transfer = "j" in result ? [result.j.buffer, result.f.buffer] : [];
+    port.postMessage({ id: request.id, result }, transfer as ArrayBuffer[]);
+  } catch (error) {
+    port.postMessage({ id: request.id, error: serializeError(error) });
+  }
 });
