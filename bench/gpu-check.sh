@@ -126,7 +126,7 @@ done
 if "$py" -c "import torchvision" 2>/dev/null; then
   mr_args=(--seed 3 "${mr_size[@]}" --detections-per-img 30)
   say "Mask R-CNN: export (random weights), ours vs eager torchvision on $device"
-  if "$py" torchscript/maskrcnn.py --random-init "${mr_args[@]}" --out "$work/maskrcnn.pt" >"$work/maskrcnn-export.log" 2>&1; then
+  if "$py" torchscript/export_maskrcnn.py --random-init "${mr_args[@]}" --out "$work/maskrcnn.pt" >"$work/maskrcnn-export.log" 2>&1; then
     head -c $((W * H * 3)) "$work/clip2/frames.rgb" >"$work/image.rgb"
     step maskrcnn-ours "$driver" maskrcnn --model "$work/maskrcnn.pt" --device "$device" --image "$work/image.rgb" --width $W --height $H \
       --out "$work/maskrcnn-ours.json" || true

@@ -99,9 +99,9 @@ def cmd_agreement(a):
 
 
 def maskrcnn_args(extra):
-    import maskrcnn
+    import export_maskrcnn
 
-    return maskrcnn, maskrcnn.parser().parse_args(["--random-init", "--out", "unused.pt"] + extra)
+    return export_maskrcnn, export_maskrcnn.parser().parse_args(["--random-init", "--out", "unused.pt"] + extra)
 
 
 def cmd_maskrcnn_eager(a, extra):
@@ -114,7 +114,7 @@ def cmd_maskrcnn_eager(a, extra):
     model.load_state_dict(scripted.state_dict(), strict=True)  # the archive's exact weights
     model = model.to(device).eval()
     rgb = np.fromfile(a.image, dtype=np.uint8).reshape(a.height, a.width, 3)
-    x = torch.from_numpy(rgb).permute(2, 0, 1).float().div(255).to(device)
+    x = torch.from_numpy(rgb).to(device)  # uint8 [H,W,3] RGB, as the archive takes it
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
         model(x)
