@@ -4,6 +4,7 @@
  */
 import type { Argv, CommandModule, Options } from "yargs";
 import { exporters, runExporter, type ExporterSpec } from "../export.js";
+import { checkOutputFile } from "../io/fs-errors.js";
 
 function yargsOptions(spec: ExporterSpec): Record<string, Options> {
   const out: Record<string, Options> = {};
@@ -25,6 +26,7 @@ function subcommand(name: string, spec: ExporterSpec): CommandModule<object, Rec
     describe: spec.describe,
     builder: (y: Argv) => y.options(yargsOptions(spec)).epilogue(`Defaults are the script's: ${spec.script} --help (in torchscript/) lists them.`),
     handler: async (args) => {
+      if (typeof args.out === "string") await checkOutputFile(args.out, "--out");
       await runExporter(name, args, { python: args.python as string | undefined, verbose: args.verbose === true });
     },
   };

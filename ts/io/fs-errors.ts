@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isStcnError, StcnError } from "../errors.js";
 
 /** An ERR_STCN_IO error: `fsCode` (EACCES, ...) and the `path` it concerns. */
@@ -77,7 +77,7 @@ export async function ensureWritableDir(dir: string, name = "output folder", kee
   try {
     const s = await stat(dir);
     if (!s.isDirectory()) {
-      throw new StcnIoError(`${name} ${dir} is not a folder`, dir, "ENOTDIR");
+      throw new StcnIoError(`cannot use ${name} ${dir}: ENOTDIR (a file, not a folder)`, dir, "ENOTDIR");
     }
     existed = true;
   } catch (error) {
@@ -122,4 +122,19 @@ export async function checkOutputFolder(dir: string, options: { overwrite?: bool
     }
   }
   return existed;
+}
+
+/**
+ * Checks, before any compute, that the file `path` can be written: not an existing folder, and its
+ * folder writable (created when missing, then removed again: the writer creates it). ERR_STCN_IO
+ * naming `name` (e.g. "--out") and the path otherwise.
+ */
+export async function checkOutputFile(path: string, name = "output file"): Promise<void> {
+  try {
+    if ((await stat(path)).isDirectory()) throw new StcnIoError(`cannot write ${name} ${path}: EISDIR (a folder, expected a file name)`, path, "EISDIR");
+  } catch (error) {
+    if (error instanceof StcnIoError) throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(error, `use ${name}`, path);
+  }
+  await ensureWritableDir(dirname(resolve(path)), `folder of ${name}`, false);
 }

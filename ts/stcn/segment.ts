@@ -77,14 +77,16 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
   later.delete(0);
   const first = await readLabelPng(firstMask);
   const palette: Palette = first.palette ?? davisPalette();
-  const existed = await checkOutputFolder(options.out, { overwrite: options.overwrite ?? false });
-  try {
-    await mkdir(options.out, { recursive: true });
-  } catch (error) {
-    throw ioError(error, "create", options.out);
-  }
-
+  // The tracker checks its options before anything is written.
   const tracker = model.track(options);
+  let existed: boolean;
+  try {
+    existed = await checkOutputFolder(options.out, { overwrite: options.overwrite ?? false });
+    await mkdir(options.out, { recursive: true }).catch((error: unknown) => Promise.reject(ioError(error, "create", options.out)));
+  } catch (error) {
+    tracker.dispose();
+    throw error;
+  }
   const writes: Promise<void>[] = [];
   const written: string[] = [];
   const write = (frame: TrackedFrame): void => {
