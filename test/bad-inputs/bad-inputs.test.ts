@@ -3,8 +3,9 @@
  * one line `stcn: <message> [ERR_STCN_...]`, exit 1, and nothing half-written. The fixtures are
  * generated here (test/bad-inputs/corpus.ts), never stored.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { getTrustedModelDir, loadModule, setTrustedModelDir, Stcn } from "../../dist/index.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dataPath, tempDir } from "../helpers.js";
 import {
@@ -297,6 +298,23 @@ describe("outputs", () => {
     expect(filesUnder(dir)).toEqual(["a-file", "garbage.pt"]);
   });
 
+  it("an --out the user may not write (EACCES): ERR_STCN_IO with the code and path, before the model is loaded", async () => {
+    // As root (permissions do not apply), the CLI runs as user nobody; otherwise as ourselves.
+    const asNobody = process.getuid?.() === 0;
+    const dir = tempDir();
+    const c = await clip(join(dir, "clip"));
+    writeFileSync(join(dir, "garbage.pt"), "not a model");
+    const locked = join(dir, "locked");
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    for (const p of [dir, join(dir, "clip"), c.frames]) chmodSync(p, 0o755);
+    for (const f of [...readdirSync(c.frames).map((n) => join(c.frames, n)), c.mask, join(dir, "garbage.pt")]) chmodSync(f, 0o644);
+    const args = ["segment", "--model", join(dir, "garbage.pt"), "--frames", c.frames, "--mask", c.mask, "--out", join(locked, "out"), "--no-progress"];
+    const r = await runCli(args, asNobody ? { uid: 65534, gid: 65534 } : {});
+    expectRefused(r, "ERR_STCN_IO", "EACCES", locked);
+    expect(filesUnder(locked)).toEqual([]);
+  });
+
   it("boxes-to-davis: a frame that fails to decode midway is named and nothing is left behind", async () => {
     const dir = tempDir();
     const frames = join(dir, "frames");
@@ -370,5 +388,27 @@ describe("--trusted-models", () => {
     expect(ok.status, ok.stderr).toBe(0);
     expect(statSync(join(dir, "o4", "00002.png")).isFile()).toBe(true);
     expect(filesUnder(dir).filter((f) => f.startsWith("o1") || f.startsWith("o2") || f.startsWith("o3"))).toEqual([]);
+  });
+
+  it("library: the trustedModels load option and setTrustedModelDir (process-wide) refuse the same paths", async () => {
+    const dir = tempDir();
+    const trusted = join(dir, "trusted");
+    mkdirSync(trusted);
+    writeFileSync(join(trusted, "good.pt"), readFileSync(models.good));
+    await expect(Stcn.load(models.good, { trustedModels: trusted })).rejects.toMatchObject({ code: "ERR_STCN_UNTRUSTED_MODEL" });
+    await expect(loadModule(models.good, { trustedModels: trusted })).rejects.toMatchObject({ code: "ERR_STCN_UNTRUSTED_MODEL" });
+    const inside = await Stcn.load(join(trusted, "good.pt"), { trustedModels: trusted });
+    inside.dispose();
+    setTrustedModelDir(trusted);
+    try {
+      expect(getTrustedModelDir()).toBe(realpathSync(trusted));
+      await expect(Stcn.load(models.good)).rejects.toMatchObject({ code: "ERR_STCN_UNTRUSTED_MODEL" });
+      // The load option takes precedence over the process-wide folder.
+      const other = await Stcn.load(models.good, { trustedModels: join(models.good, "..") });
+      other.dispose();
+    } finally {
+      setTrustedModelDir(undefined);
+    }
+    expect(() => setTrustedModelDir(join(dir, "missing"))).toThrow(expect.objectContaining({ code: "ERR_STCN_ARGUMENT" }));
   });
 });

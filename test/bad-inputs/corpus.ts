@@ -178,13 +178,18 @@ export interface CliRun {
 const rssHook = join(repoRoot, "test", "bad-inputs", "peak-rss-hook.mjs");
 
 /** Runs `stcn ...args` (dist/cli.js) in a child process, recording its peak RSS. */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; uid?: number; gid?: number } = {},
+): Promise<CliRun> {
   const rssFile = join(tmpdir(), `stcn-peak-rss-${process.pid}-${Math.random().toString(16).slice(2)}`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", rssHook, join(repoRoot, "dist", "cli.js"), ...args], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, ...options.env, STCN_PEAK_RSS_FILE: rssFile },
       stdio: ["ignore", "pipe", "pipe"],
+      ...(options.uid !== undefined ? { uid: options.uid } : {}),
+      ...(options.gid !== undefined ? { gid: options.gid } : {}),
     });
     let stdout = "";
     let stderr = "";

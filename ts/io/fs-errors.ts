@@ -51,10 +51,10 @@ export function isFsError(error: unknown): error is NodeJS.ErrnoException {
 export function ioError(error: unknown, action?: string, path?: string): unknown {
   if (isStcnError(error) || !isFsError(error)) return error;
   action ??= error.syscall as string;
-  const where = path ?? error.path ?? "?";
+  const where = path ?? error.path ?? (error as { dest?: string }).dest ?? "";
   const code = error.code as string;
   const reason = REASONS[code];
-  return new StcnIoError(`cannot ${action} ${where}: ${code}${reason ? ` (${reason})` : ""}`, where, code, { cause: error });
+  return new StcnIoError(`cannot ${action}${where ? ` ${where}` : ""}: ${code}${reason ? ` (${reason})` : ""}`, where, code, { cause: error });
 }
 
 /** Runs `fn`, re-throwing fs errors as ERR_STCN_IO (see {@link ioError}). */
