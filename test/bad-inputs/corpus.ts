@@ -17,6 +17,15 @@ export const H = 48;
 
 /** A PNG from raw scanlines (filter byte 0 added here). */
 export function png(width: number, height: number, bitDepth: number, colourType: number, rows: Uint8Array, palette?: Uint8Array): Buffer {
+  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colourType] as number;
+  const rowBytes = Math.ceil((width * channels * bitDepth) / 8);
+  const raw = Buffer.alloc(height * (rowBytes + 1));
+  for (let y = 0; y < height; y++) raw.set(rows.subarray(y * rowBytes, (y + 1) * rowBytes), y * (rowBytes + 1) + 1);
+  return pngFromFiltered(width, height, bitDepth, colourType, raw, palette);
+}
+
+/** A PNG (valid CRCs and zlib stream) from filtered scanlines: each row is its filter byte + data. */
+export function pngFromFiltered(width: number, height: number, bitDepth: number, colourType: number, raw: Uint8Array, palette?: Uint8Array): Buffer {
   const chunk = (type: string, data: Uint8Array): Buffer => {
     const head = Buffer.alloc(8);
     head.writeUInt32BE(data.length, 0);
@@ -30,10 +39,6 @@ export function png(width: number, height: number, bitDepth: number, colourType:
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = bitDepth;
   ihdr[9] = colourType;
-  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colourType] as number;
-  const rowBytes = Math.ceil((width * channels * bitDepth) / 8);
-  const raw = Buffer.alloc(height * (rowBytes + 1));
-  for (let y = 0; y < height; y++) raw.set(rows.subarray(y * rowBytes, (y + 1) * rowBytes), y * (rowBytes + 1) + 1);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk("IHDR", ihdr),
