@@ -58,7 +58,7 @@ try {
   // Order ours, reference, ours (ABA): other jobs on a shared machine change the load over minutes;
   // averaging our two runs around the reference cancels a linear drift. Load averages are printed.
   const runOurs = (tag) =>
-    segmentFolder(stcn, { frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, `ours-${tag}`), size: Number(args.size) });
+    segmentFolder(stcn, { frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, `ours-${tag}`), overwrite: true, size: Number(args.size) });
   const load = () => loadavg().map((x) => x.toFixed(1)).join(" ");
   const loads = [load()];
   const oursA = await runOurs("a");
@@ -85,7 +85,7 @@ try {
   await warmHalf.start(warmFrames[0], join(args.masks, "00000.png"));
   for await (const _ of warmHalf.run(warmFrames.slice(1))) void _;
   warmHalf.dispose();
-  const half = await segmentFolder(stcnHalf, { frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, "ours-half"), size: Number(args.size) });
+  const half = await segmentFolder(stcnHalf, { frames: args.frames, masks: args.masks, resizeMasks: true, out: join(work, "ours-half"), overwrite: true, size: Number(args.size) });
   stcnHalf.dispose();
   let same = 0;
   let total = 0;

@@ -281,6 +281,7 @@ Napi::Value loadStcn(const Napi::CallbackInfo& info) {
           auto loaded = stcn::ScriptModule::load(path, options);
           stcn::checkStcnModule(*loaded);
           if (half) stcn::checkHalfPrecision(options.device);
+          stcn::probeStcnModule(*loaded, half);
           model.module = std::move(loaded);
           model.half = half;
           return model;

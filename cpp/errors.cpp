@@ -14,6 +14,7 @@ const char* errorCodeName(ErrorCode code) {
     case ErrorCode::Device: return "ERR_STCN_DEVICE";
     case ErrorCode::Disposed: return "ERR_STCN_DISPOSED";
     case ErrorCode::Tensor: return "ERR_STCN_TENSOR";
+    case ErrorCode::ModelContract: return "ERR_STCN_MODEL_CONTRACT";
     case ErrorCode::Internal: return "ERR_STCN_INTERNAL";
   }
   return "ERR_STCN_INTERNAL";

@@ -17,6 +17,7 @@ enum class ErrorCode {
   Device,          // ERR_STCN_DEVICE: bad device string, or CUDA requested where unavailable
   Disposed,        // ERR_STCN_DISPOSED: the object was disposed
   Tensor,          // ERR_STCN_TENSOR: bad tensor data (shape/length/dtype mismatch)
+  ModelContract,   // ERR_STCN_MODEL_CONTRACT: a model's outputs break its contract (shape, channels, dtype, NaN/Inf)
   Internal,        // ERR_STCN_INTERNAL: anything else (a bug)
 };
 

@@ -128,6 +128,64 @@ at::Tensor aggregate(const at::Tensor& probs) {
 
 }  // namespace
 
+namespace {
+
+[[noreturn]] void contract(const ScriptModule& module, const std::string& message) {
+  throw Error(ErrorCode::ModelContract, module.path() + " breaks the STCN model contract: " + message +
+                                            " (see the STCN module contract in docs/stcn.md)");
+}
+
+// A model output: a floating tensor of exactly `shape` (-1: any size) with finite values.
+at::Tensor probeOutput(const ScriptModule& module, const c10::IValue& value, const std::vector<int64_t>& shape,
+                       const std::string& what) {
+  if (!value.isTensor()) contract(module, what + " is not a tensor");
+  at::Tensor t = value.toTensor();
+  bool ok = t.dim() == static_cast<int64_t>(shape.size());
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || t.size(static_cast<int64_t>(i)) == shape[i];
+  if (!ok) {
+    std::string expected = "[";
+    for (size_t i = 0; i < shape.size(); ++i) expected += (i ? "," : "") + (shape[i] < 0 ? std::string("C") : std::to_string(shape[i]));
+    contract(module, what + " has shape " + shapeString(t.sizes()) + " on a 64x64 probe frame, expected " + expected + "]");
+  }
+  if (!at::isFloatingType(t.scalar_type())) contract(module, what + " has dtype " + dtypeName(t.scalar_type()) + ", expected a floating type");
+  if (!at::isfinite(t).all().item<bool>()) contract(module, what + " holds NaN or Inf on a 64x64 probe frame");
+  return t;
+}
+
+}  // namespace
+
+void probeStcnModule(const ScriptModule& module, bool half) {
+  c10::InferenceMode inference;
+  const c10::Device device = module.device();
+  constexpr int64_t S = 64, s = S / 16;
+  // A smooth, deterministic normalised frame and one square object.
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
+  at::Tensor ramp = at::linspace(-2.0, 2.0, S, options);
+  at::Tensor image = at::stack({ramp.view({S, 1}).expand({S, S}), ramp.view({1, S}).expand({S, S}), (ramp.view({S, 1}) * ramp.view({1, S})).div(2)}, 0)
+                         .unsqueeze(0)
+                         .contiguous();
+  at::Tensor masks = at::zeros({1, 1, S, S}, options);
+  masks.narrow(2, 16, 32).narrow(3, 16, 32).fill_(1);
+  AutocastGuard autocast(half, device);
+  const c10::IValue keys = module.run("encode_key", {image});
+  if (!keys.isTuple() || keys.toTupleRef().elements().size() != 5) {
+    contract(module, "encode_key must return a tuple of 5 tensors (k16, f16_thin, f16, f8, f4)");
+  }
+  const auto& e = keys.toTupleRef().elements();
+  const at::Tensor k16 = probeOutput(module, e[0], {1, 64, s, s}, "encode_key's k16");
+  const at::Tensor f16thin = probeOutput(module, e[1], {1, 512, s, s}, "encode_key's f16_thin");
+  const at::Tensor f16 = probeOutput(module, e[2], {1, -1, s, s}, "encode_key's f16");
+  const at::Tensor f8 = probeOutput(module, e[3], {1, -1, S / 8, S / 8}, "encode_key's f8");
+  const at::Tensor f4 = probeOutput(module, e[4], {1, -1, S / 4, S / 4}, "encode_key's f4");
+  (void)k16;
+  const at::Tensor values = probeOutput(module, module.run("encode_value", {image, f16, masks}), {1, 512, s, s}, "encode_value");
+  const at::Tensor probs =
+      probeOutput(module, module.run("decode", {values.to(f16thin.scalar_type()), f16thin, f8, f4}), {1, 1, S, S}, "decode");
+  if (!(probs.min().item<double>() >= 0.0 && probs.max().item<double>() <= 1.0)) {
+    contract(module, "decode's probabilities are outside [0, 1] (the sigmoid must be applied)");
+  }
+}
+
 StcnSession::StcnSession(std::shared_ptr<const ScriptModule> module, const SessionOptions& options)
     : module_(std::move(module)), options_(options), bank_(options.maxMemoryFrames) {
   if (!module_) throw Error(ErrorCode::Disposed, "STCN model was disposed");
@@ -218,8 +276,8 @@ void StcnSession::encodeFrame(const uint8_t* rgb, int64_t width, int64_t height)
   f16_ = tensorOf(e[2], "encode_key");
   f8_ = tensorOf(e[3], "encode_key");
   f4_ = tensorOf(e[4], "encode_key");
-  expectShape(k16_, {1, k16_.size(1), H / 16, W / 16}, "encode_key (k16)");
-  expectShape(f16thin_, {1, f16thin_.size(1), H / 16, W / 16}, "encode_key (f16_thin)");
+  expectShape(k16_, {1, 64, H / 16, W / 16}, "encode_key (k16)");
+  expectShape(f16thin_, {1, 512, H / 16, W / 16}, "encode_key (f16_thin)");
   expectShape(f16_, {1, f16_.size(1), H / 16, W / 16}, "encode_key (f16)");
   expectShape(f8_, {1, f8_.size(1), H / 8, W / 8}, "encode_key (f8)");
   expectShape(f4_, {1, f4_.size(1), H / 4, W / 4}, "encode_key (f4)");
@@ -242,6 +300,10 @@ void StcnSession::segment() {
     probs = tensorOf(module_->run("decode", {readout, f16thin_, f8_, f4_}), "decode");
   }
   expectShape(probs, {objects_, 1, image_.size(2), image_.size(3)}, "decode");
+  // NaN/Inf would silently become some label through argmax: a result, not a label map, is wrong.
+  if (!at::isfinite(probs).all().item<bool>()) {
+    throw Error(ErrorCode::ModelContract, "decode returned NaN or Inf probabilities (" + module_->path() + ")");
+  }
   prob_ = aggregate(probs);
 }
 
@@ -307,7 +369,7 @@ void StcnSession::memorize(MemoryKind kind) {
     AutocastGuard autocast(options_.half, module_->device());
     values = tensorOf(module_->run("encode_value", {image_, f16_, masks}), "encode_value");
   }
-  expectShape(values, {objects_, values.size(1), k16_.size(2), k16_.size(3)}, "encode_value");
+  expectShape(values, {objects_, 512, k16_.size(2), k16_.size(3)}, "encode_value");
   bank_.add(k16_, values, kind);
 }
 

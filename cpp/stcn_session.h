@@ -41,6 +41,13 @@ bool tuneMallocOnce();
 // Checks that a module has the three STCN methods (ERR_STCN_MODEL_LOAD otherwise).
 void checkStcnModule(const ScriptModule& module);
 
+// The contract probe run at load: one tiny frame (64x64) through encode_key, encode_value and
+// decode, checking every output's shape, the fixed channel counts (k16 64, f16_thin 512, values
+// 512, probabilities 1), floating dtypes and finite values (probabilities in [0, 1]).
+// ERR_STCN_MODEL_CONTRACT naming the method and the broken rule. `half`: under the same autocast as
+// the sessions will run.
+void probeStcnModule(const ScriptModule& module, bool half);
+
 // Half precision on `device` (bfloat16 autocast on CPU) must be able to run a convolution: oneDNN
 // runs bfloat16 convolutions only on CPUs with AVX-512 (BW/VL/DQ), and where it cannot, the first
 // frame would fail deep inside encode_key. Probes one tiny convolution with the same dispatch the

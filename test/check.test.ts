@@ -1,4 +1,7 @@
 /** The input-checking kit (ts/check.ts) and the one label-id scan (ts/io/labels.ts): pure TypeScript. */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   checkFiniteArray,
@@ -7,10 +10,12 @@ import {
   checkLabelMap,
   checkLabelRange,
   checkOneOf,
+  checkPlainName,
   checkPositive,
   checkRgbImage,
 } from "../dist/check.js";
 import { labelIds } from "../dist/index.js";
+import { checkOutputFolder, ensureWritableDir, ioError } from "../dist/io/fs-errors.js";
 
 function codeOf(f: () => unknown): string | undefined {
   try {
@@ -64,5 +69,46 @@ describe("labelIds: the one scan; each caller says whether a void label exists",
     expect(labelIds(map, { void: null })).toEqual([1, 3, 7, 255]);
     expect(labelIds(map, { void: 255 })).toEqual([1, 3, 7]);
     expect(labelIds(new Uint8Array(4), { void: null })).toEqual([]);
+  });
+});
+
+describe("checkPlainName: names from data that become one path component", () => {
+  it("accepts plain names, spaces and non-ASCII included", () => {
+    for (const name of ["bike-packing", "v 1", "vidéo", "帧", "a.b", ".hidden"]) expect(checkPlainName(name, "name")).toBe(name);
+  });
+  it("refuses empty, '.', '..' anywhere, slashes, backslashes and NUL with ERR_STCN_UNSAFE_NAME naming the source", () => {
+    for (const name of ["", ".", "..", "../x", "a/..", "a..b", "/etc", "a/b", "a\\b", "..\\x", "a\u0000b", 3, undefined]) {
+      expect(codeOf(() => checkPlainName(name, "sequence name in val.txt")), String(name)).toBe("ERR_STCN_UNSAFE_NAME");
+    }
+    expect(() => checkPlainName("../../x", "sequence name in val.txt")).toThrow(/^sequence name in val.txt must be a plain name .*"..\/..\/x"$/);
+  });
+});
+
+describe("fs errors as ERR_STCN_IO (ts/io/fs-errors.ts)", () => {
+  it("wraps a Node fs error with its errno code and path; leaves other errors alone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stcn-check-"));
+    let raw: unknown;
+    try {
+      readFileSync(dir);
+    } catch (error) {
+      raw = error;
+    }
+    const wrapped = ioError(raw, "read", dir) as Error & { code: string; fsCode: string; path: string };
+    expect(wrapped.code).toBe("ERR_STCN_IO");
+    expect(wrapped.fsCode).toBe("EISDIR");
+    expect(wrapped.path).toBe(dir);
+    expect(wrapped.message).toBe(`cannot read ${dir}: EISDIR (is a directory)`);
+    const other = new Error("x");
+    expect(ioError(other)).toBe(other);
+  });
+  it("ensureWritableDir / checkOutputFolder: a file is not a folder; a non-empty folder is refused unless overwrite; keep: false leaves nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stcn-check-"));
+    writeFileSync(join(dir, "f"), "x");
+    await expect(ensureWritableDir(join(dir, "f"))).rejects.toMatchObject({ code: "ERR_STCN_IO", fsCode: "ENOTDIR" });
+    await expect(ensureWritableDir(join(dir, "f", "sub"))).rejects.toMatchObject({ code: "ERR_STCN_IO", fsCode: "ENOTDIR" });
+    await expect(checkOutputFolder(dir)).rejects.toMatchObject({ code: "ERR_STCN_OUTPUT_NOT_EMPTY" });
+    await expect(checkOutputFolder(dir, { overwrite: true })).resolves.toBe(true);
+    await expect(ensureWritableDir(join(dir, "new", "deeper"), "--out", false)).resolves.toBe(false);
+    expect(readdirSync(dir)).toEqual(["f"]);
   });
 });

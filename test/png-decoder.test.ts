@@ -8,7 +8,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as zlib from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   DEFAULT_MAX_IMAGE_PIXELS,
@@ -21,6 +20,7 @@ import {
   setMaxImagePixels,
 } from "../dist/index.js";
 import { decodeLabelRows } from "../dist/io/png.js";
+import { pngFromFiltered } from "./bad-inputs/corpus.js";
 import { dataRoot, python, repoRoot, tempDir } from "./helpers.js";
 
 interface Case {
@@ -34,7 +34,6 @@ interface Case {
 }
 
 const cv2Fixtures = join(repoRoot, "test", "fixtures", "png-cv2");
-const crc32 = (zlib as unknown as { crc32: (b: Uint8Array) => number }).crc32;
 let dir: string;
 let cases: Case[];
 let cv2Fresh: boolean;
@@ -237,23 +236,5 @@ describe("PNG decoder errors and the pixel limit", () => {
 
 /** A greyscale 8-bit PNG with the given raw (filtered) scanline bytes, valid CRCs and zlib. */
 function pngWith(width: number, height: number, colourType: number, raw: Buffer): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, "latin1");
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = colourType;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", zlib.deflateSync(raw)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
+  return pngFromFiltered(width, height, 8, colourType, raw);
 }

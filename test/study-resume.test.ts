@@ -134,7 +134,9 @@ describe("stcn reproduce resume", () => {
     const gtDir = join(out, "table-3", "gt");
     expect(existsSync(join(gtDir, ".done", "bike.json"))).toBe(true);
     expect(existsSync(join(gtDir, ".done", "judo.json"))).toBe(false);
-    expect(readdirSync(join(gtDir, "judo")).filter((f) => !f.endsWith(".png"))).toEqual([]);
+    // The unfinished unit leaves nothing: neither its frames nor its first frame (nor temp files).
+    expect(existsSync(join(gtDir, "judo"))).toBe(false);
+    expect(existsSync(join(gtDir, "first-frames", "judo.png"))).toBe(false);
     // The partial report was written on the way out.
     expect(readFileSync(join(out, "table-3.csv"), "utf8")).toContain("\ngt,,,,,\n");
   }, 300_000);

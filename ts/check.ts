@@ -121,3 +121,17 @@ export function checkLabelRange(labels: Uint8Array, nLabels: number, zeroUnsure:
     }
   }
 }
+
+/**
+ * A name that comes from data and becomes one path component (a DAVIS sequence name from an
+ * ImageSets list, a Something-Else video key, an ImageSets set name): a plain, non-empty name
+ * without `/`, `\`, `..` or NUL, so that `join(out, name)` stays inside `out`. Refused with
+ * ERR_STCN_UNSAFE_NAME naming `what` (where it came from), before anything is written.
+ */
+export function checkPlainName(value: unknown, what: string): string {
+  if (typeof value !== "string" || value === "" || value === "." || value.includes("..") || /[/\\\0]/.test(value)) {
+    const shown = typeof value === "string" ? JSON.stringify(value).replace(/\\u0000/g, "\\0") : String(value);
+    throw new StcnError("ERR_STCN_UNSAFE_NAME", `${what} must be a plain name (not empty, no "/", "\\", ".." or NUL), got ${shown}`);
+  }
+  return value;
+}

@@ -6,6 +6,7 @@
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { reportCliError } from "./cli/common.js";
+import { setTrustedModelDir } from "./trust.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // Loaded on demand: `stcn evaluate ...` imports only the evaluate command (start-up matters for short
@@ -39,6 +40,14 @@ const cli = yargs(hideBin(process.argv))
   .demandCommand(1, "name a command (stcn --help lists them)")
   .help()
   .version()
+  .option("trusted-models", {
+    type: "string",
+    global: true,
+    describe: "load models only from this folder (real paths; a model file is code, see README Security)",
+  })
+  .middleware((a) => {
+    if (typeof a["trusted-models"] === "string") setTrustedModelDir(a["trusted-models"]);
+  })
   .fail((message, error, y) => {
     if (error) reportCliError(error);
     else {

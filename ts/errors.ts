@@ -19,6 +19,11 @@ export type StcnErrorCode =
   | "ERR_STCN_VIDEO"
   | "ERR_STCN_DEPENDENCY"
   | "ERR_STCN_IMAGE_TOO_LARGE"
+  | "ERR_STCN_UNSAFE_NAME"
+  | "ERR_STCN_IO"
+  | "ERR_STCN_OUTPUT_NOT_EMPTY"
+  | "ERR_STCN_MODEL_CONTRACT"
+  | "ERR_STCN_UNTRUSTED_MODEL"
   | "ERR_STCN_INTERNAL";
 
 /** An Error with a stable `code`. */

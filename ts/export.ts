@@ -103,6 +103,20 @@ export interface RunExporterOptions {
   python?: string;
   /** Where the script's stdout/stderr go (default: inherited). */
   stdio?: "inherit" | "pipe";
+  /**
+   * Stream the script's stderr (warnings, a failure's Python traceback) as it comes. Default false:
+   * stderr is kept, and a failure is reported in one line with the script's final error line.
+   */
+  verbose?: boolean;
+}
+
+/** The last line of a Python traceback (`ValueError: ...`), or the last non-empty stderr line. */
+export function pythonErrorLine(stderr: string): string {
+  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b:?/.test(lines[i] as string)) return lines[i] as string;
+  }
+  return lines[lines.length - 1] ?? "";
 }
 
 /** The script's command-line arguments for the declared options present in `values`. */
@@ -122,7 +136,7 @@ export function exporterArgs(spec: ExporterSpec, values: Record<string, unknown>
  * Runs exporter `name` with `values` (option name -> value). Resolves when the archive is written;
  * rejects with ERR_STCN_ARGUMENT (unknown exporter), ERR_STCN_INPUT (the script refused its input:
  * exit code 2, e.g. a checkpoint that does not match) or ERR_STCN_INTERNAL (any other failure),
- * carrying the script's last stderr lines.
+ * in one line carrying the script's final error line (the whole traceback streams with `verbose`).
  */
 export async function runExporter(name: string, values: Record<string, unknown>, options: RunExporterOptions = {}): Promise<void> {
   const spec = exporters[name];
@@ -137,7 +151,7 @@ export async function runExporter(name: string, values: Record<string, unknown>,
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
-      if (stdio === "inherit") process.stderr.write(text);
+      if (stdio === "inherit" && options.verbose) process.stderr.write(text);
       stderr = (stderr + text).slice(-8000);
     });
     child.on("error", (error) => {
@@ -145,9 +159,10 @@ export async function runExporter(name: string, values: Record<string, unknown>,
     });
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
-      const tail = stderr.trim().split("\n").slice(-5).join("\n");
+      const last = pythonErrorLine(stderr);
       const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      reject(new StcnError(code === 2 ? "ERR_STCN_INPUT" : "ERR_STCN_INTERNAL", `export ${name}: ${python} ${spec.script} ${why}${tail ? `:\n${tail}` : ""}`));
+      const hint = options.verbose ? "" : " (--verbose shows the Python traceback)";
+      reject(new StcnError(code === 2 ? "ERR_STCN_INPUT" : "ERR_STCN_INTERNAL", `export ${name}: ${spec.script} ${why}${last ? `: ${last}` : ""}${hint}`));
     });
   });
 }

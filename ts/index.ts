@@ -6,6 +6,9 @@
 export { StcnError, isStcnError, type StcnErrorCode } from "./errors.js";
 export { Tensor, type DType, type Device, type TensorData, type TypedArrayOf } from "./tensor.js";
 export { Module, loadModule, type LoadModuleOptions, type Value } from "./module.js";
+export { setTrustedModelDir, getTrustedModelDir } from "./trust.js";
+export { StcnIoError } from "./io/fs-errors.js";
+export { checkPlainName } from "./check.js";
 export {
   setNumThreads,
   getNumThreads,

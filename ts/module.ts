@@ -6,6 +6,7 @@ import { withCallerStack } from "./errors.js";
 import { native, type NativeModule, type NativeTensor } from "./native.js";
 import { Tensor, type Device } from "./tensor.js";
 import { disposeSymbol } from "./lifetime.js";
+import { trustedModelPath } from "./trust.js";
 
 /** A value that crosses the boundary: tensors, numbers, booleans, strings, lists/tuples, dicts. */
 export type Value = Tensor | number | bigint | boolean | string | null | readonly Value[] | { readonly [key: string]: Value };
@@ -19,6 +20,11 @@ export interface LoadModuleOptions {
    * "inference": freeze + optimize_for_inference (falls back to "freeze" if LibTorch refuses).
    */
   optimization?: "none" | "freeze" | "inference";
+  /**
+   * Refuse an archive whose real path is outside this folder (ERR_STCN_UNTRUSTED_MODEL). Default:
+   * the process-wide folder of `setTrustedModelDir` (or `STCN_TRUSTED_MODELS`), if any.
+   */
+  trustedModels?: string;
 }
 
 function toNative(value: Value): unknown {
@@ -112,10 +118,14 @@ export class Module {
   }
 }
 
-/** Loads a TorchScript archive. Rejects with ERR_STCN_MODEL_NOT_FOUND, ERR_STCN_MODEL_LOAD or ERR_STCN_DEVICE. */
+/**
+ * Loads a TorchScript archive (an archive is code: see `setTrustedModelDir`). Rejects with
+ * ERR_STCN_MODEL_NOT_FOUND, ERR_STCN_MODEL_LOAD, ERR_STCN_DEVICE or ERR_STCN_UNTRUSTED_MODEL.
+ */
 export async function loadModule(path: string, options: LoadModuleOptions = {}): Promise<Module> {
+  const file = await trustedModelPath(path, options.trustedModels);
   const handle = await withCallerStack(
-    native().loadModule(path, options.device ?? "cpu", options.optimization ?? "none"),
+    native().loadModule(file, options.device ?? "cpu", options.optimization ?? "none"),
     new Error(),
   );
   return new Module(handle);

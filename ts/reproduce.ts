@@ -152,6 +152,8 @@ export async function reproduceDavis(options: ReproduceDavisOptions): Promise<Re
             frames: join(options.davisRoot, "JPEGImages", "480p", sequence.name),
             mask,
             out: join(resultsDir, sequence.name),
+            // A re-run replaces this function's own results.
+            overwrite: true,
             topK: options.topK ?? 20,
             memEvery: options.memEvery ?? 5,
             size: options.size ?? 480,

@@ -21,6 +21,7 @@ import {
   type DetectorAnnotateFileResult,
 } from "../annotators/detector.js";
 import { LOST_CRF_DEFAULTS, lostAnnotateFile, type LostAnnotateFileResult, type LostCrfOptions, type LostFeature } from "../annotators/lost.js";
+import { checkOutputFile } from "../io/fs-errors.js";
 
 const METHODS = ["maskrcnn", "pointrend", "lost", "lost-crf"] as const;
 type AnnotateMethod = (typeof METHODS)[number];
@@ -170,6 +171,7 @@ export const annotateCommand: CommandModule = {
       .example("$0 annotate --method lost-crf --model dino_vitb16.pt --frames JPEGImages/480p/judo --out judo-lost.png", ""),
   handler: async (raw) => {
     const a = raw as unknown as AnnotateArgs;
+    await checkOutputFile(a.out, "--out");
     if (a.video === undefined) return annotate(a, a.frames as string);
     // The annotators read one image file: the video's frame goes to a private temporary PNG.
     const frame = await readVideoFrame(a.video, a.startFrame ?? 0);

@@ -4,6 +4,7 @@ import { StcnError, isStcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { readRgb } from "../io/image.js";
 import { encodeGreyPng, readLabelPng } from "../io/png.js";
+import { checkOutputFile } from "../io/fs-errors.js";
 
 interface CrfArgs {
   image: string;
@@ -49,6 +50,8 @@ export const crfCommand: CommandModule<object, CrfArgs> = {
       .option("threads", { type: "number", describe: "worker threads (default: STCN_NUM_THREADS / cores)" }),
   handler: async (args) => {
     checkOptions(args);
+    await checkOutputFile(args.out, "--out");
+    if (args["out-prob"]) await checkOutputFile(args["out-prob"], "--out-prob");
     const [image, mask] = await Promise.all([readRgb(args.image), readLabelPng(args.mask)]);
     if (image.width !== mask.width || image.height !== mask.height) {
       throw new StcnError(

@@ -3,6 +3,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { formatDavisTables } from "../davis/evaluate.js";
 import { DEMO_DEFAULT_SEED, DEMO_MODEL_PATH, DEMO_SIZE, demoSummary, runDemo } from "../demo/demo.js";
 import { parseSeeds } from "../demo/seeds.js";
+import { checkOutputFile, ensureWritableDir } from "../io/fs-errors.js";
 
 interface DemoArgs {
   out: string;
@@ -51,6 +52,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("quiet", { type: "boolean", default: false, describe: "print only the summary line" }),
   handler: async (args) => {
     const log = args.quiet ? () => undefined : (line: string) => console.log(line);
+    await ensureWritableDir(args.out, "--out", false);
+    if (args.json) await checkOutputFile(args.json, "--json");
     const result = await runDemo({
       out: args.out,
       model: args.model,

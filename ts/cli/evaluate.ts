@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { evaluateDavis, formatDavisTables } from "../davis/evaluate.js";
 import type { DavisResolution } from "../davis/reader.js";
+import { ensureWritableDir } from "../io/fs-errors.js";
 
 interface EvaluateArgs {
   davis: string;
@@ -50,6 +51,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     if (args.workers !== undefined && !Number.isInteger(args.workers)) {
       throw new StcnError("ERR_STCN_ARGUMENT", `--workers must be an integer, got ${String(args.workers)}`);
     }
+    // The CSVs' folder must be writable before anything is evaluated.
+    await ensureWritableDir(args.out ?? args.results, args.out ? "--out" : "--results (where the CSVs go)", false);
     const evaluation = await evaluateDavis({
       davisRoot: args.davis,
       resultsPath: args.results,

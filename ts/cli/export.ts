@@ -4,6 +4,7 @@
  */
 import type { Argv, CommandModule, Options } from "yargs";
 import { exporters, runExporter, type ExporterSpec } from "../export.js";
+import { checkOutputFile } from "../io/fs-errors.js";
 
 function yargsOptions(spec: ExporterSpec): Record<string, Options> {
   const out: Record<string, Options> = {};
@@ -25,7 +26,8 @@ function subcommand(name: string, spec: ExporterSpec): CommandModule<object, Rec
     describe: spec.describe,
     builder: (y: Argv) => y.options(yargsOptions(spec)).epilogue(`Defaults are the script's: ${spec.script} --help (in torchscript/) lists them.`),
     handler: async (args) => {
-      await runExporter(name, args, { python: args.python as string | undefined });
+      if (typeof args.out === "string") await checkOutputFile(args.out, "--out");
+      await runExporter(name, args, { python: args.python as string | undefined, verbose: args.verbose === true });
     },
   };
 }
@@ -39,7 +41,7 @@ export const exportCommand: CommandModule<object, object> = {
       type: "string",
       default: process.env.STCN_PYTHON ?? "/usr/bin/python3",
       describe: "Python interpreter with torch/torchvision (STCN_PYTHON)",
-    });
+    }).option("verbose", { type: "boolean", default: false, describe: "show the exporter's stderr (a failure's Python traceback included)" });
     for (const [name, spec] of Object.entries(exporters)) out = out.command(subcommand(name, spec));
     return out.demandCommand(1, `name a model: ${Object.keys(exporters).join(", ")}`);
   },

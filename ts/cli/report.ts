@@ -5,6 +5,7 @@
  */
 import type { CommandModule } from "yargs";
 import { writeStudyReport, type StudyReport } from "../study/report.js";
+import { ensureWritableDir } from "../io/fs-errors.js";
 
 /** The tables as the CLI prints them: one line per row, percent J&F / J / F beside the study's. */
 export function formatStudyTables(report: StudyReport): string {
@@ -37,6 +38,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .positional("out", { type: "string", demandOption: true, describe: "the --out folder of stcn reproduce" })
       .option("json", { type: "boolean", default: false, describe: "print report.json instead of the tables" }),
   handler: async (args) => {
+    await ensureWritableDir(args.out, "the --out folder", false);
     const report = await writeStudyReport(args.out, { onEvent: (e) => console.error(`evaluating table ${e.table} ${e.method} (${e.sequences} sequence(s))`) });
     if (args.json) {
       console.log(JSON.stringify(report));

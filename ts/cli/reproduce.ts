@@ -9,6 +9,7 @@ import { reportCliError } from "./common.js";
 import { formatStudyTables } from "./report.js";
 import { reproduceStudy, type PlannedUnit, type StudyEvent } from "../study/study.js";
 import { STUDY_METHODS, methodTitle, type StudyMethod, type StudyTable } from "../study/tables.js";
+import { ensureWritableDir } from "../io/fs-errors.js";
 
 interface ReproduceArgs {
   table?: string;
@@ -209,6 +210,7 @@ export const reproduceCommand: CommandModule = {
     const methods = list(a.methods, "methods", "method") as StudyMethod[] | undefined;
     const sequences = list(a.sequences, "sequences", "sequence");
     const videos = list(a.videos, "videos", "video");
+    await ensureWritableDir(a.out, "--out", false);
     const controller = new AbortController();
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -1,6 +1,7 @@
 import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
+import { checkOutputFolder } from "../io/fs-errors.js";
 import { Stcn } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
 import { segmentVideo } from "../video/segment.js";
@@ -27,6 +28,7 @@ interface SegmentArgs {
   "max-memory-frames": number;
   optimization: "none" | "freeze" | "inference";
   progress: boolean;
+  overwrite: boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         describe: "TorchScript optimization at load time",
       })
       .option("progress", { type: "boolean", default: true, describe: "show a progress bar (stderr)" })
+      .option("overwrite", { type: "boolean", default: false, describe: "write into a --out folder that already holds files" })
       .check((a) => {
         if (!a.mask && !a.masks) throw new StcnError("ERR_STCN_ARGUMENT", "give --mask FIRST.png and/or --masks DIR");
         if ((a.frames === undefined) === (a.video === undefined)) throw new StcnError("ERR_STCN_ARGUMENT", "give exactly one of --frames DIR and --video FILE");
@@ -79,6 +82,8 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         return true;
       }),
   handler: async (args) => {
+    // --out must be writable (and empty unless --overwrite) before the model is even loaded.
+    if (args.out) await checkOutputFolder(args.out, { overwrite: args.overwrite, name: "--out", keep: false });
     const model = await Stcn.load(args.model, { device: args.device, half: args.half, optimization: args.optimization });
     const bar = args.progress
       ? new cliProgress.SingleBar(
@@ -107,6 +112,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         maxMemoryFrames: args["max-memory-frames"],
         ...(args.mask ? { mask: args.mask } : {}),
         ...(args.masks ? { masks: args.masks } : {}),
+        overwrite: args.overwrite,
         onFrame,
       };
       let into: string;

@@ -11,12 +11,14 @@
  * - saved as a DAVIS-palette PNG `Annotations/480p/<video>/<frame - 1:05d>.png`, with
  *   `JPEGImages/480p/<video>/<frame - 1:05d>.jpg` and `ImageSets/2017/<set>.txt` listing the videos.
  */
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { StcnError } from "../errors.js";
+import { checkPlainName } from "../check.js";
+import { isStcnError, StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { encodeLabelPng } from "../io/png.js";
+import { checkOutputFolder, ioError } from "../io/fs-errors.js";
+import { checkImagePixels, encodeLabelPng, getMaxImagePixels } from "../io/png.js";
 
 /** One box label of a frame record. */
 export interface SomethingElseLabel {
@@ -113,6 +115,8 @@ export function parseSomethingElseAnnotations(text: string, source = "annotation
   const out: SomethingElseAnnotations = new Map();
   for (const video of topLevelKeys(text)) {
     if (out.has(video)) continue;
+    // Video keys become folder names under the output root.
+    checkPlainName(video, `${source}: video key`);
     const records = object[video];
     if (!Array.isArray(records) || records.length === 0) {
       throw new StcnError("ERR_STCN_INPUT", `${source}: video ${video} has no frame records`);
@@ -124,6 +128,8 @@ export function parseSomethingElseAnnotations(text: string, source = "annotation
       if (!record || typeof record !== "object") throw new StcnError("ERR_STCN_INPUT", `${where} is not an object`);
       const r = record as { name?: unknown; labels?: unknown };
       if (typeof r.name !== "string") throw new StcnError("ERR_STCN_INPUT", `${where} has no "name"`);
+      // The name is read below the frames folder: plain path components only.
+      for (const part of r.name.split("/")) checkPlainName(part, `${where}: name "${r.name}" component`);
       const base = r.name.slice(r.name.lastIndexOf("/") + 1);
       const stem = base.includes(".") ? base.slice(0, base.indexOf(".")) : base;
       const frame = /^\d+$/.test(stem) ? Number(stem) : Number.NaN;
@@ -257,12 +263,27 @@ export interface BoxesToDavisResult {
 }
 
 async function frameSize(path: string): Promise<{ width: number; height: number }> {
+  let size: { width: number; height: number };
   try {
     const meta = await sharp(path).metadata();
     if (!meta.width || !meta.height) throw new Error("no size");
-    return { width: meta.width, height: meta.height };
+    size = { width: meta.width, height: meta.height };
   } catch (error) {
-    throw new StcnError("ERR_STCN_INPUT", `cannot read frame ${path}: ${(error as Error).message}`);
+    throw new StcnError("ERR_STCN_INPUT", `cannot read frame ${path}: ${(error as Error).message.split("\n")[0]}`);
+  }
+  checkImagePixels(size.width, size.height, `frame ${path}`);
+  return size;
+}
+
+/** A 480p JPEG of the original frame `path` (decoded under the pixel limit; errors name the file). */
+async function resizedJpeg(path: string, width: number, height: number): Promise<Buffer> {
+  try {
+    return await sharp(path, { limitInputPixels: getMaxImagePixels() })
+      .resize(width, height, { fit: "fill", kernel: "cubic" })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+  } catch (error) {
+    throw new StcnError("ERR_STCN_INPUT", `cannot decode frame ${path}: ${(error as Error).message.split("\n")[0]}`);
   }
 }
 
@@ -271,13 +292,14 @@ async function frameSize(path: string): Promise<{ width: number; height: number 
  * is validated before anything is written; each file is written atomically.
  */
 export async function boxesToDavis(options: BoxesToDavisOptions): Promise<BoxesToDavisResult> {
-  const set = options.set ?? "val";
+  const set = checkPlainName(options.set ?? "val", "set");
   if (!options.frames && !options.size) {
     throw new StcnError("ERR_STCN_ARGUMENT", "give the original frames folder (frames) or the original frame size (size)");
   }
   if (options.size && (!Number.isInteger(options.size.width) || !Number.isInteger(options.size.height) || options.size.width < 1 || options.size.height < 1)) {
     throw new StcnError("ERR_STCN_ARGUMENT", `size must be positive integers, got ${options.size.width}x${options.size.height}`);
   }
+  if (options.size) checkImagePixels(options.size.width, options.size.height, "size");
   const annotations = await readSomethingElseAnnotations(options.annotations);
   let videos = [...annotations.keys()];
   if (options.videos) {
@@ -287,14 +309,7 @@ export async function boxesToDavis(options: BoxesToDavisOptions): Promise<BoxesT
     videos = [...new Set(options.videos)];
   }
   if (videos.length === 0) throw new StcnError("ERR_STCN_INPUT", `${options.annotations} holds no videos`);
-  try {
-    const entries = await readdir(options.out);
-    if (entries.length > 0 && !options.overwrite) {
-      throw new StcnError("ERR_STCN_ARGUMENT", `output folder ${options.out} is not empty (allow overwriting to write into it)`);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
+  for (const v of videos) checkPlainName(v, "video");
 
   // Validate and size everything first.
   const plan: Array<{ video: string; frames: SomethingElseFrame[]; sizes: Array<{ width: number; height: number }> }> = [];
@@ -307,12 +322,44 @@ export async function boxesToDavis(options: BoxesToDavisOptions): Promise<BoxesT
     plan.push({ video, frames, sizes });
   }
 
+  const existed = await checkOutputFolder(options.out, { overwrite: options.overwrite ?? false });
+  // What this run creates, removed again if it fails: nothing is left half-written.
+  const created: string[] = [];
+  try {
+    return await writeBoxRoot(options, set, videos, plan, created);
+  } catch (error) {
+    if (!existed) await rm(options.out, { recursive: true, force: true }).catch(() => undefined);
+    else for (const path of created.reverse()) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    throw isStcnError(error) ? error : ioError(error);
+  }
+}
+
+async function writeBoxRoot(
+  options: BoxesToDavisOptions,
+  set: string,
+  videos: readonly string[],
+  plan: ReadonlyArray<{ video: string; frames: SomethingElseFrame[]; sizes: Array<{ width: number; height: number }> }>,
+  created: string[],
+): Promise<BoxesToDavisResult> {
+  const makeDir = async (dir: string): Promise<void> => {
+    let first: string | undefined;
+    try {
+      first = await mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw ioError(error, "create", dir);
+    }
+    if (first !== undefined) created.push(first);
+  };
+  const write = async (path: string, data: string | Uint8Array): Promise<void> => {
+    created.push(path);
+    await writeFileAtomic(path, data);
+  };
   const result: BoxesToDavisResult = { root: options.out, set, videos: [], placeholders: !options.frames };
   for (const { video, frames, sizes } of plan) {
     const annDir = join(options.out, "Annotations", "480p", video);
     const imgDir = join(options.out, "JPEGImages", "480p", video);
-    await mkdir(annDir, { recursive: true });
-    await mkdir(imgDir, { recursive: true });
+    await makeDir(annDir);
+    await makeDir(imgDir);
     let last = { width: 0, height: 0, originalWidth: 0, originalHeight: 0 };
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i] as SomethingElseFrame;
@@ -320,15 +367,16 @@ export async function boxesToDavis(options: BoxesToDavisOptions): Promise<BoxesT
       const target = davis480pSize(width, height);
       const mask = pilNearestResize(boxMask(f.labels, width, height), width, height, target.width, target.height);
       const stem = String(f.frame - 1).padStart(5, "0");
-      await writeFileAtomic(join(annDir, `${stem}.png`), encodeLabelPng(mask, target.width, target.height));
+      await write(join(annDir, `${stem}.png`), encodeLabelPng(mask, target.width, target.height));
       const jpeg = options.frames
-        ? await sharp(join(options.frames, f.name)).resize(target.width, target.height, { fit: "fill", kernel: "cubic" }).jpeg({ quality: 95 }).toBuffer()
+        ? await resizedJpeg(join(options.frames, f.name), target.width, target.height)
         : await sharp({ create: { width: target.width, height: target.height, channels: 3, background: { r: 128, g: 128, b: 128 } } }).jpeg({ quality: 95 }).toBuffer();
-      await writeFileAtomic(join(imgDir, `${stem}.jpg`), jpeg);
+      await write(join(imgDir, `${stem}.jpg`), jpeg);
       last = { ...target, originalWidth: width, originalHeight: height };
     }
     result.videos.push({ video, frames: frames.length, ...last });
   }
-  await writeFileAtomic(join(options.out, "ImageSets", "2017", `${set}.txt`), `${videos.join("\n")}\n`);
+  await makeDir(join(options.out, "ImageSets", "2017"));
+  await write(join(options.out, "ImageSets", "2017", `${set}.txt`), `${videos.join("\n")}\n`);
   return result;
 }

@@ -9,6 +9,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { checkPlainName } from "../check.js";
 import { StcnError } from "../errors.js";
 import { labelIds } from "../io/labels.js";
 import { decodeLabelPng, decodeLabelRows, type LabelMap, type StridedLabelMap } from "../io/png.js";
@@ -101,6 +102,7 @@ export async function openDavis(root: string, options: OpenDavisOptions = {}): P
   } catch {
     throw new StcnError("ERR_STCN_INPUT", `DAVIS root ${root} is not a readable folder`);
   }
+  checkPlainName(set, "set");
   const listPath = imageSetPath(root, set, task);
   let text: string;
   try {
@@ -116,6 +118,8 @@ export async function openDavis(root: string, options: OpenDavisOptions = {}): P
     if (name && !listed.includes(name)) listed.push(name);
   }
   if (listed.length === 0) throw new StcnError("ERR_STCN_INPUT", `set "${set}": ${listPath} lists no sequences`);
+  // Sequence names become folder names of results (segment, reproduce): plain names only.
+  for (const name of listed) checkPlainName(name, `sequence name in ${listPath}`);
   let names = listed;
   if (options.sequences) {
     if (options.sequences.length === 0) throw new StcnError("ERR_STCN_ARGUMENT", "the sequence selection is empty");

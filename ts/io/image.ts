@@ -1,6 +1,11 @@
-/** Image decoding with sharp (libvips): JPEG/PNG/WebP/... -> packed RGB bytes. */
+/**
+ * Image decoding with sharp (libvips): JPEG/PNG/WebP/... -> packed RGB bytes. The pixel count from
+ * the file's header is checked against the process-wide limit (ts/io/png.ts, `setMaxImagePixels`)
+ * before any pixel is decoded: ERR_STCN_IMAGE_TOO_LARGE naming the file.
+ */
 import sharp from "sharp";
-import { StcnError } from "../errors.js";
+import { isStcnError, StcnError } from "../errors.js";
+import { checkImagePixels, getMaxImagePixels } from "./png.js";
 
 /** An RGB image: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
@@ -11,12 +16,26 @@ export interface RgbImage {
 
 /** Decodes an image file (or encoded bytes) to 8-bit RGB. ERR_STCN_INPUT names the file on failure. */
 export async function readRgb(source: string | Uint8Array, name = typeof source === "string" ? source : "image"): Promise<RgbImage> {
+  const limit = getMaxImagePixels();
   try {
-    const { data, info } = await sharp(source).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    // libvips reads the header first and refuses width x height > limitInputPixels before decoding.
+    const { data, info } = await sharp(source, { limitInputPixels: limit })
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (error) {
-    throw new StcnError("ERR_STCN_INPUT", `cannot decode image ${name}: ${(error as Error).message}`);
+    if (isStcnError(error)) throw error;
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message)) {
+      // The header's size for the message (header only: no decoding).
+      const meta = await sharp(source, { limitInputPixels: false }).metadata().catch(() => undefined);
+      if (meta?.width && meta.height) checkImagePixels(meta.width, meta.height, `image ${name}`);
+      throw new StcnError("ERR_STCN_IMAGE_TOO_LARGE", `image ${name} is above the limit of ${limit} pixels (setMaxImagePixels / STCN_MAX_IMAGE_PIXELS)`);
+    }
+    throw new StcnError("ERR_STCN_INPUT", `cannot decode image ${name}: ${message.split("\n")[0]}`);
   }
 }
 

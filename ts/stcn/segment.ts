@@ -3,10 +3,11 @@
  * `stcn segment` runs). PNG encoding and writing overlap with the native computation of the next
  * frame; frames are decoded ahead by the tracker.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import { checkOutputFolder, ioError } from "../io/fs-errors.js";
 import { davisPalette, type Palette } from "../io/palette.js";
 import { encodeLabelPng, readLabelPng } from "../io/png.js";
 import type { RgbImage } from "../io/image.js";
@@ -22,8 +23,14 @@ export interface SegmentFolderOptions extends TrackOptions {
   mask?: string;
   /** Folder of `<frame stem>.png` masks; ids that are new in a later mask join from that frame on. */
   masks?: string;
-  /** Output folder: `<frame stem>.png` per frame (frame 0 included). */
+  /**
+   * Output folder: `<frame stem>.png` per frame (frame 0 included). Checked writable before any
+   * compute; a folder that already holds files is refused (ERR_STCN_OUTPUT_NOT_EMPTY) unless
+   * `overwrite`. A failed run removes the frames it wrote (and the folder, if it created it).
+   */
   out: string;
+  /** Write into a non-empty `out` (its files with our frame names are replaced). Default false. */
+  overwrite?: boolean;
   /** Called after each frame is computed. */
   onFrame?: (frame: TrackedFrame, total: number) => void;
   /**
@@ -50,7 +57,10 @@ export interface SegmentFolderResult {
   workingSize: { width: number; height: number };
 }
 
-/** Segments a video folder with `model`. ERR_STCN_INPUT names the file on bad input. */
+/**
+ * Segments a video folder with `model`. ERR_STCN_INPUT names the file on bad input; ERR_STCN_IO and
+ * ERR_STCN_OUTPUT_NOT_EMPTY concern `out` (see {@link SegmentFolderOptions.out}).
+ */
 export async function segmentFolder(model: Stcn, options: SegmentFolderOptions): Promise<SegmentFolderResult> {
   const t0 = performance.now();
   const frames = await listFrames(options.frames);
@@ -67,10 +77,18 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
   later.delete(0);
   const first = await readLabelPng(firstMask);
   const palette: Palette = first.palette ?? davisPalette();
-  await mkdir(options.out, { recursive: true });
-
+  // The tracker checks its options before anything is written.
   const tracker = model.track(options);
+  let existed: boolean;
+  try {
+    existed = await checkOutputFolder(options.out, { overwrite: options.overwrite ?? false });
+    await mkdir(options.out, { recursive: true }).catch((error: unknown) => Promise.reject(ioError(error, "create", options.out)));
+  } catch (error) {
+    tracker.dispose();
+    throw error;
+  }
   const writes: Promise<void>[] = [];
+  const written: string[] = [];
   const write = (frame: TrackedFrame): void => {
     const stem = frames[frame.index]?.stem as string;
     // Deferred to the next turn of the event loop: the tracker issues the next native call first,
@@ -80,7 +98,9 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
         setImmediate(() => {
           try {
             const png = encodeLabelPng(frame.labels, frame.width, frame.height, palette);
-            writeFileAtomic(join(options.out, `${stem}.png`), png).then(resolve, reject);
+            const path = join(options.out, `${stem}.png`);
+            written.push(path);
+            writeFileAtomic(path, png).then(resolve, reject);
           } catch (error) {
             reject(error as Error);
           }
@@ -108,6 +128,12 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
     }
     await Promise.all(writes);
     return trackerSummary(tracker, t0, width, height);
+  } catch (error) {
+    // A failed run leaves no frames of its own behind (a folder it created goes too).
+    await Promise.allSettled(writes);
+    if (!existed) await rm(options.out, { recursive: true, force: true }).catch(() => undefined);
+    else for (const path of written) await rm(path, { force: true }).catch(() => undefined);
+    throw error;
   } finally {
     await Promise.allSettled(writes);
     tracker.dispose();

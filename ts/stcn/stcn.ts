@@ -16,6 +16,7 @@ import { native } from "../native.js";
 import type { NativeStcnModel } from "./native-types.js";
 import { StcnTracker, type TrackOptions } from "./tracker.js";
 import { disposeSymbol } from "../lifetime.js";
+import { trustedModelPath } from "../trust.js";
 
 /** Options for {@link Stcn.load}. */
 export interface StcnLoadOptions {
@@ -33,6 +34,11 @@ export interface StcnLoadOptions {
    * LibTorch refuses); "freeze": freeze only; "none": run the archive as saved.
    */
   optimization?: "none" | "freeze" | "inference";
+  /**
+   * Refuse an archive whose real path is outside this folder (ERR_STCN_UNTRUSTED_MODEL). Default:
+   * the process-wide folder of `setTrustedModelDir` (or `STCN_TRUSTED_MODELS`), if any.
+   */
+  trustedModels?: string;
 }
 
 /** A loaded STCN model. Create trackers with {@link Stcn.track}; several may share one model. */
@@ -46,14 +52,16 @@ export class Stcn {
   }
 
   /**
-   * Loads an STCN TorchScript archive (methods encode_key, encode_value, decode). Rejects with
+   * Loads an STCN TorchScript archive (methods encode_key, encode_value, decode) and checks its
+   * contract with one tiny probe frame (shapes, channels, dtypes, finite outputs). Rejects with
    * ERR_STCN_MODEL_NOT_FOUND, ERR_STCN_MODEL_LOAD (not TorchScript, or not an STCN model),
-   * ERR_STCN_DEVICE.
+   * ERR_STCN_MODEL_CONTRACT (the probe failed), ERR_STCN_DEVICE, ERR_STCN_UNTRUSTED_MODEL.
    */
   static async load(path: string, options: StcnLoadOptions = {}): Promise<Stcn> {
     const device = options.device ?? "cpu";
     const half = options.half ?? false;
-    const handle = await withCallerStack(native().loadStcn(path, device, options.optimization ?? "inference", half), new Error());
+    const file = await trustedModelPath(path, options.trustedModels);
+    const handle = await withCallerStack(native().loadStcn(file, device, options.optimization ?? "inference", half), new Error());
     return new Stcn(handle);
   }
 

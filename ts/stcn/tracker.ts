@@ -16,7 +16,7 @@ import { checkInteger, checkLabelMap, checkRgbImage } from "../check.js";
 import { StcnError, withCallerStack } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { labelIds } from "../io/labels.js";
-import { readLabelPng, type LabelMap } from "../io/png.js";
+import { getMaxImagePixels, readLabelPng, type LabelMap } from "../io/png.js";
 import { native } from "../native.js";
 import type { NativeStcnSession } from "./native-types.js";
 import type { Stcn } from "./stcn.js";
@@ -86,8 +86,8 @@ export interface TrackerStats {
   computeSeconds: number;
 }
 
-function positiveInt(value: number | undefined, fallback: number, name: string, min: number): number {
-  return checkInteger(value ?? fallback, name, min);
+function positiveInt(value: number | undefined, fallback: number, name: string, min: number, max?: number): number {
+  return checkInteger(value ?? fallback, name, min, max);
 }
 
 function describe(source: FrameSource | MaskSource, what: string, index: number): string {
@@ -138,7 +138,8 @@ export class StcnTracker {
   constructor(model: Stcn, options: TrackOptions) {
     const topK = positiveInt(options.topK, 20, "topK", 1);
     this.memEvery = positiveInt(options.memEvery, 5, "memEvery", 1);
-    const size = positiveInt(options.size, 480, "size", 0);
+    // The working frame holds at least size x size pixels: bounded by the process-wide image limit.
+    const size = positiveInt(options.size, 480, "size", 0, Math.floor(Math.sqrt(getMaxImagePixels())));
     const maxMemoryFrames = positiveInt(options.maxMemoryFrames, 0, "maxMemoryFrames", 0);
     this.prefetch = positiveInt(options.prefetch, 2, "prefetch", 1);
     this.includeLast = options.includeLast ?? false;

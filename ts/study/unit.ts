@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import type { RgbImage } from "../io/image.js";
 import type { SomethingElseAnnotations, SomethingElseFrame } from "../davis/boxes-to-davis.js";
 import type { Module } from "../module.js";
-import { segmentFolder } from "../stcn/segment.js";
+import { segmentFolder, type SegmentFolderResult } from "../stcn/segment.js";
 import type { Stcn } from "../stcn/stcn.js";
 import { listFrames } from "../stcn/video.js";
 import { boxFirstFrame, maskFirstFrame, type FirstFrame } from "./first-frame.js";
@@ -145,21 +145,14 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
 
   const first = await firstFrameOf(unit, ctx);
   await writeFileAtomic(firstPath, first.png);
-  if (ctx.signal?.aborted) throw interrupted();
-  const stcn = typeof ctx.stcn === "function" ? await ctx.stcn() : ctx.stcn;
-  const result = await segmentFolder(stcn, {
-    frames: sequenceFrames(ctx.source, unit.sequence),
-    mask: firstPath,
-    out: seqDir,
-    topK: ctx.topK,
-    memEvery: ctx.memEvery,
-    size: ctx.size,
-    ...(ctx.preloaded ? { preloaded: ctx.preloaded } : {}),
-    onFrame: (frame, total) => {
-      ctx.onFrame?.(frame.index + 1, total);
-      if (ctx.signal?.aborted) throw interrupted();
-    },
-  });
+  let result: SegmentFolderResult;
+  try {
+    result = await segmentUnit(unit, ctx, firstPath, seqDir);
+  } catch (error) {
+    // An unfinished unit leaves no files: segmentFolder removed its frames, the first frame goes too.
+    await rm(firstPath, { force: true }).catch(() => undefined);
+    throw error;
+  }
   const files = (await listFrames(seqDir)).map((f) => `${unit.sequence}/${f.stem}.png`);
   if (files.length !== result.frames) {
     throw new StcnError("ERR_STCN_INTERNAL", `${unit.sequence}: ${result.frames} frames propagated but ${files.length} written`);
@@ -180,4 +173,23 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
   };
   await writeUnitMarker(ctx.out, marker);
   return { ...unit, status: "computed", marker };
+}
+
+/** The unit's propagation into `seqDir` (a failed run leaves none of its frames there). */
+async function segmentUnit(unit: StudyUnit, ctx: StudyUnitContext, firstPath: string, seqDir: string): Promise<SegmentFolderResult> {
+  if (ctx.signal?.aborted) throw interrupted();
+  const stcn = typeof ctx.stcn === "function" ? await ctx.stcn() : ctx.stcn;
+  return segmentFolder(stcn, {
+    frames: sequenceFrames(ctx.source, unit.sequence),
+    mask: firstPath,
+    out: seqDir,
+    topK: ctx.topK,
+    memEvery: ctx.memEvery,
+    size: ctx.size,
+    ...(ctx.preloaded ? { preloaded: ctx.preloaded } : {}),
+    onFrame: (frame, total) => {
+      ctx.onFrame?.(frame.index + 1, total);
+      if (ctx.signal?.aborted) throw interrupted();
+    },
+  });
 }

@@ -1,6 +1,7 @@
 /** `probeVideo`: the facts of a video file's first video stream, read with ffprobe. */
 import { stat } from "node:fs/promises";
 import { StcnError } from "../errors.js";
+import { checkImagePixels } from "../io/png.js";
 import { ffprobePath, runTool, stderrSummary } from "./ffmpeg.js";
 
 /** What {@link probeVideo} reports about the first video stream. */
@@ -97,6 +98,8 @@ export async function probeVideo(path: string, options: { signal?: AbortSignal }
   }
   const { width, height } = stream;
   if (!width || !height) throw new StcnError("ERR_STCN_VIDEO", `${path}: the video stream has no frame size`);
+  // The frame size from the stream header, against the process-wide image limit, before any decoding.
+  checkImagePixels(width, height, `video ${path} (frame size)`);
   const sideRotation = stream.side_data_list?.find((d) => typeof d.rotation === "number")?.rotation;
   const rotation = Math.round(sideRotation ?? Number(stream.tags?.rotate ?? 0)) || 0;
   const swap = Math.abs(rotation) % 180 === 90;

@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { StcnError } from "../errors.js";
+import { checkOutputFolder } from "../io/fs-errors.js";
 import type { RgbImage } from "../io/image.js";
 import { overlayLabels } from "../io/overlay.js";
 import { davisPalette, type Palette } from "../io/palette.js";
@@ -33,8 +34,14 @@ export interface SegmentVideoOptions extends TrackOptions, FrameRange {
   mask?: string;
   /** Folder of `%05d.png` masks by video frame index; ids new in a later mask join from that frame on. */
   masks?: string;
-  /** Folder for one palette PNG per frame (`%05d.png`, the video frame index). */
+  /**
+   * Folder for one palette PNG per frame (`%05d.png`, the video frame index). Checked writable
+   * before any decoding; a folder that already holds files is refused (ERR_STCN_OUTPUT_NOT_EMPTY)
+   * unless `overwrite`.
+   */
   out?: string;
+  /** Write into a non-empty `out`. Default false. */
+  overwrite?: boolean;
   /** Overlay video (.mp4, .mov or .mkv; H.264 yuv420p). */
   outVideo?: string;
   /** Lossless label video (.mkv; FFV1 gray). */
@@ -134,6 +141,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
   }
   if (options.outVideo) checkVideoOutput(options.outVideo, "overlay", "--out-video");
   if (options.outMasksVideo) checkVideoOutput(options.outMasksVideo, "labels", "--out-masks-video");
+  if (options.out) await checkOutputFolder(options.out, { overwrite: options.overwrite ?? false, name: "--out", keep: false });
   const info = await probeVideo(options.video, signal ? { signal } : {});
   const range = resolveRange(options, info);
   const later = options.masks ? await laterMasks(options.masks, range) : new Map<number, string>();
