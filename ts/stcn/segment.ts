@@ -5,6 +5,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { asAbortError } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { davisPalette, type Palette } from "../io/palette.js";
@@ -50,7 +51,11 @@ export interface SegmentFolderResult {
   workingSize: { width: number; height: number };
 }
 
-/** Segments a video folder with `model`. ERR_STCN_INPUT names the file on bad input. */
+/**
+ * Segments a video folder with `model`. ERR_STCN_INPUT names the file on bad input. With
+ * `signal` (TrackOptions), an abort stops at the next native-call boundary and rejects with
+ * AbortError; the frames written before it are complete files (each written atomically).
+ */
 export async function segmentFolder(model: Stcn, options: SegmentFolderOptions): Promise<SegmentFolderResult> {
   const t0 = performance.now();
   const frames = await listFrames(options.frames);
@@ -108,6 +113,8 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
     }
     await Promise.all(writes);
     return trackerSummary(tracker, t0, width, height);
+  } catch (error) {
+    throw asAbortError(error, options.signal, "segmentFolder");
   } finally {
     await Promise.allSettled(writes);
     tracker.dispose();
@@ -116,7 +123,7 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
 
 /** A finished tracker's counters and timings as {@link SegmentFolderResult} (`t0`: `performance.now()` at the start). */
 export function trackerSummary(tracker: StcnTracker, t0: number, width: number, height: number): SegmentFolderResult {
-  const stats = tracker.stats;
+  const stats = tracker.stats();
   const totalSeconds = (performance.now() - t0) / 1000;
   return {
     frames: stats.frames,
