@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AbortError, encodeLabelPng, encodeRgb, generateClip, inFlightStats, isAbortError, segmentFolder, setMaxInFlight, Stcn } from "../dist/index.js";
+import { AbortError, encodeLabelPng, encodeRgb, generateClip, getMaxInFlight, inFlightStats, isAbortError, segmentFolder, setMaxInFlight, setNumThreads, Stcn } from "../dist/index.js";
 import type { GeneratedClip, RgbImage } from "../dist/index.js";
 import { repoRoot, tempDir } from "./helpers.js";
 
@@ -25,6 +25,9 @@ const frame = (i: number): RgbImage => ({ data: clip.frames[i % clip.frames.leng
 const mask0 = () => ({ data: clip.masks[0] as Uint8Array, width: W, height: H });
 
 beforeAll(async () => {
+  // One intra-op thread: on a shared 2-core machine OpenMP teams spinning against each other made
+  // frames 10-50x slower; the test measures memory and latency, not throughput.
+  setNumThreads(1);
   stcn = await Stcn.load(model);
   clip = generateClip({ seed: 11, width: W, height: H, frames: 30, objects: 2 });
 });
@@ -151,6 +154,7 @@ describe("cancellation", () => {
   }, 300_000);
 
   it("the in-flight limit queues native calls first come first served; an abort while waiting leaves the line", async () => {
+    const previous = getMaxInFlight();
     setMaxInFlight(1);
     try {
       const trackers = [0, 1, 2].map(() => stcn.track(OPTIONS));
@@ -171,7 +175,7 @@ describe("cancellation", () => {
       expect(inFlightStats()).toMatchObject({ active: 0, waiting: 0 });
       for (const t of trackers) t.dispose();
     } finally {
-      setMaxInFlight(4);
+      setMaxInFlight(previous);
     }
   }, 120_000);
 });
@@ -188,6 +192,7 @@ describe("CLI signals", () => {
       const out = join(dir, `out-${signal}`);
       const child = spawn(process.execPath, [join(repoRoot, "dist", "cli.js"), "segment", "--model", model, "--frames", frames, "--mask", join(dir, "mask.png"), "--out", out, "--size", "0", "--no-progress"], {
         stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, STCN_NUM_THREADS: "1" },
       });
       let stderr = "";
       child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));

@@ -8,7 +8,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateClip, Stcn, StcnError } from "../dist/index.js";
+import { generateClip, setNumThreads, Stcn, StcnError } from "../dist/index.js";
 import type { GeneratedClip, RgbImage } from "../dist/index.js";
 import { repoRoot } from "./helpers.js";
 
@@ -32,6 +32,9 @@ const frame = (i: number): RgbImage => {
 };
 
 beforeAll(async () => {
+  // One intra-op thread: on a shared 2-core machine OpenMP teams spinning against each other made
+  // frames 10-50x slower; the test measures memory and latency, not throughput.
+  setNumThreads(1);
   stcn = await Stcn.load(model);
   clip = generateClip({ seed: 5, width: W, height: H, frames: 40, objects: 2 });
 });
