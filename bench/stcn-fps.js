@@ -53,7 +53,7 @@ try {
   const warmTracker = stcn.track({ size: Number(args.size) });
   await warmTracker.start(warmFrames[0], join(args.masks, "00000.png"));
   for await (const _ of warmTracker.run(warmFrames.slice(1))) void _;
-  const warm = warmTracker.stats;
+  const warm = warmTracker.stats();
   warmTracker.dispose();
   // Order ours, reference, ours (ABA): other jobs on a shared machine change the load over minutes;
   // averaging our two runs around the reference cancels a linear drift. Load averages are printed.

@@ -39,6 +39,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
                        {
                            InstanceAccessor("objects", &StcnSessionWrap::objects, nullptr),
                            InstanceAccessor("memoryFrames", &StcnSessionWrap::memoryFrames, nullptr),
+                           InstanceAccessor("memoryBytes", &StcnSessionWrap::memoryBytes, nullptr),
                            InstanceAccessor("workingSize", &StcnSessionWrap::workingSize, nullptr),
                            InstanceAccessor("disposed", &StcnSessionWrap::isDisposed, nullptr),
                            InstanceMethod("encodeFrame", &StcnSessionWrap::encodeFrame),
@@ -51,7 +52,7 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
                        data);
   }
 
-  // new StcnSession(model: StcnModel, topK, maxMemoryFrames, size)
+  // new StcnSession(model: StcnModel, topK, maxMemoryFrames, size, memoryBudget)
   explicit StcnSessionWrap(const Napi::CallbackInfo& info);
 
  private:
@@ -65,6 +66,9 @@ class StcnSessionWrap : public Napi::ObjectWrap<StcnSessionWrap> {
   }
   Napi::Value memoryFrames(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(session()->memoryFrames())); });
+  }
+  Napi::Value memoryBytes(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(session()->memoryBytes())); });
   }
   Napi::Value workingSize(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
@@ -243,6 +247,7 @@ StcnSessionWrap::StcnSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
     options.topK = integer(info[1], "StcnSession topK");
     options.maxMemoryFrames = integer(info[2], "StcnSession maxMemoryFrames");
     options.size = integer(info[3], "StcnSession size");
+    options.memoryBudget = integer(info[4], "StcnSession memoryBudget");
     options.half = model.half;
     session_ = std::make_shared<stcn::StcnSession>(model.module, options);
     lane_ = addonData(env).executor->assignLane();

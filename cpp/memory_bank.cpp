@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "enum_names.h"
 #include "errors.h"
@@ -17,14 +18,28 @@ constexpr EnumName<MemoryKind> kMemoryKinds[] = {
 MemoryKind parseMemoryKind(const std::string& name) { return parseEnum(name, kMemoryKinds, "memory kind"); }
 const char* memoryKindName(MemoryKind kind) { return enumName(kind, kMemoryKinds); }
 
-void MemoryBank::clear() {
-  frames_.clear();
-  objectStart_.clear();
-  nextSerial_ = 0;
+static int64_t payloadBytes(const at::Tensor& t) { return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()); }
+
+void MemoryBank::dropCache() {
   dirty_ = true;
   keys_ = at::Tensor();
   keySq_ = at::Tensor();
   groups_.clear();
+}
+
+void MemoryBank::clear() {
+  frames_.clear();
+  objectStart_.clear();
+  nextSerial_ = 0;
+  storedBytes_ = 0;
+  positions_ = 0;
+  dropCache();
+}
+
+void MemoryBank::forget(std::deque<Frame>::iterator frame) {
+  storedBytes_ -= payloadBytes(frame->key) + payloadBytes(frame->values);
+  positions_ -= frame->key.size(1);
+  frames_.erase(frame);
 }
 
 void MemoryBank::add(const at::Tensor& keyIn, const at::Tensor& valuesIn, MemoryKind kind) {
@@ -48,7 +63,10 @@ void MemoryBank::add(const at::Tensor& keyIn, const at::Tensor& valuesIn, Memory
     }
   }
   // The official bank resets its temporary slot at every add.
-  if (!frames_.empty() && frames_.back().kind == MemoryKind::Temporary) frames_.pop_back();
+  if (!frames_.empty() && frames_.back().kind == MemoryKind::Temporary) forget(std::prev(frames_.end()));
+  // The read concatenations are stale from here on: free them now rather than at the next read, so
+  // that they and the new frame are never held together with the old ones.
+  dropCache();
 
   Frame frame;
   frame.serial = nextSerial_++;
@@ -57,22 +75,34 @@ void MemoryBank::add(const at::Tensor& keyIn, const at::Tensor& valuesIn, Memory
   frame.key = key.reshape({key.size(0), hw}).to(at::kFloat).contiguous();
   frame.values = valuesIn.reshape({k, valuesIn.size(1), hw}).transpose(1, 2).contiguous();
   while (objects() < k) objectStart_.push_back(frame.serial);
+  storedBytes_ += payloadBytes(frame.key) + payloadBytes(frame.values);
+  positions_ += hw;
   frames_.push_back(std::move(frame));
   enforceCap();
-  dirty_ = true;
 }
 
 void MemoryBank::enforceCap() {
-  if (maxFrames_ <= 0) return;
   auto counted = [&]() {
     int64_t n = 0;
     for (const auto& f : frames_) n += f.kind != MemoryKind::Temporary;
     return n;
   };
-  while (counted() > maxFrames_) {
-    auto oldest = std::find_if(frames_.begin(), frames_.end(), [](const Frame& f) { return f.kind == MemoryKind::Regular; });
-    if (oldest == frames_.end()) break;  // only permanent frames left: keep them
-    frames_.erase(oldest);
+  auto isRegular = [](const Frame& f) { return f.kind == MemoryKind::Regular; };
+  if (maxFrames_ > 0) {
+    while (counted() > maxFrames_) {
+      auto oldest = std::find_if(frames_.begin(), frames_.end(), isRegular);
+      if (oldest == frames_.end()) break;  // only permanent frames left: keep them
+      forget(oldest);
+    }
+  }
+  if (maxBytes_ > 0) {
+    // The byte cap never drops the frame just added (the newest memory is what the next frame reads most).
+    while (bytes() > maxBytes_ && frames_.size() > 1) {
+      auto last = std::prev(frames_.end());
+      auto oldest = std::find_if(frames_.begin(), last, isRegular);
+      if (oldest == last) break;  // only permanent frames and the newest left: keep them
+      forget(oldest);
+    }
   }
 }
 

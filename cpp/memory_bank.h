@@ -33,7 +33,10 @@ const char* memoryKindName(MemoryKind kind);
 class MemoryBank {
  public:
   // maxFrames: cap on memory frames (0 = unlimited). Temporary frames do not count.
-  explicit MemoryBank(int64_t maxFrames = 0) : maxFrames_(maxFrames) {}
+  // maxBytes: cap on bytes() (0 = unlimited). Past either cap the oldest Regular frame goes first;
+  // permanent frames and the frame just added are never dropped, so bytes() can stay above maxBytes
+  // only when nothing else is left to drop (the caller reports that).
+  explicit MemoryBank(int64_t maxFrames = 0, int64_t maxBytes = 0) : maxFrames_(maxFrames), maxBytes_(maxBytes) {}
 
   // key: [1, CK, h, w] or [CK, h, w]; values: [k, CV, h, w] with k >= objects() (objects in the
   // same order as before; the extra ones join at this frame). Clears any temporary frame first.
@@ -44,6 +47,10 @@ class MemoryBank {
 
   int64_t frames() const { return static_cast<int64_t>(frames_.size()); }
   int64_t objects() const { return static_cast<int64_t>(objectStart_.size()); }
+  // Bytes the bank holds at its peak: the stored frames (keys and values) plus the concatenations a
+  // read builds from them (the same bytes again, plus |m|^2: 4 bytes per memory position). Exact for
+  // the tensors' payloads; allocator overhead is not counted.
+  int64_t bytes() const { return 2 * storedBytes_ + 4 * positions_; }
   void clear();
 
  private:
@@ -56,7 +63,13 @@ class MemoryBank {
   void enforceCap();
   void rebuild() const;
 
+  void forget(std::deque<Frame>::iterator frame);
+  void dropCache();
+
   int64_t maxFrames_;
+  int64_t maxBytes_;
+  int64_t storedBytes_ = 0;  // keys + values of frames_
+  int64_t positions_ = 0;    // memory positions (sum of h*w over frames_)
   uint64_t nextSerial_ = 0;
   std::deque<Frame> frames_;
   std::vector<uint64_t> objectStart_;  // serial of each object's first memory frame

@@ -187,12 +187,13 @@ void probeStcnModule(const ScriptModule& module, bool half) {
 }
 
 StcnSession::StcnSession(std::shared_ptr<const ScriptModule> module, const SessionOptions& options)
-    : module_(std::move(module)), options_(options), bank_(options.maxMemoryFrames) {
+    : module_(std::move(module)), options_(options), bank_(options.maxMemoryFrames, options.memoryBudget) {
   if (!module_) throw Error(ErrorCode::Disposed, "STCN model was disposed");
   if (options_.topK < 1) broken("topK must be >= 1, got " + std::to_string(options_.topK));
   if (options_.maxMemoryFrames < 0) {
     broken("maxMemoryFrames must be >= 0, got " + std::to_string(options_.maxMemoryFrames));
   }
+  if (options_.memoryBudget < 0) broken("memoryBudget must be >= 0, got " + std::to_string(options_.memoryBudget));
   checkStcnModule(*module_);
   tuneMallocOnce();
 }
@@ -371,6 +372,8 @@ void StcnSession::memorize(MemoryKind kind) {
   }
   expectShape(values, {objects_, 512, k16_.size(2), k16_.size(3)}, "encode_value");
   bank_.add(k16_, values, kind);
+  memoryFrames_ = bank_.frames();
+  memoryBytes_ = bank_.bytes();
 }
 
 std::vector<uint8_t> StcnSession::labels(const std::vector<uint8_t>& ids, std::vector<float>* probs) {

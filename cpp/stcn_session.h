@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@ namespace stcn {
 struct SessionOptions {
   int64_t topK = 20;
   int64_t maxMemoryFrames = 0;  // 0 = unlimited (the official behaviour)
+  int64_t memoryBudget = 0;     // cap on the memory bank's bytes (MemoryBank::bytes); 0 = unlimited
   // Working resolution: the shorter side is resized to `size` (long side = floor(size * long / short),
   // as torchvision's Resize(size)), bilinear on the normalised frame; <= 0 keeps the input resolution.
   int64_t size = 480;
@@ -85,7 +87,9 @@ class StcnSession {
   std::vector<uint8_t> labels(const std::vector<uint8_t>& ids, std::vector<float>* probs);
 
   int64_t objects() const { return objects_; }
-  int64_t memoryFrames() const { return bank_.frames(); }
+  int64_t memoryFrames() const { return memoryFrames_.load(); }
+  // The memory bank's bytes (MemoryBank::bytes) after the last memorize; readable while a call runs.
+  int64_t memoryBytes() const { return memoryBytes_.load(); }
   int64_t workingWidth() const { return workW_; }
   int64_t workingHeight() const { return workH_; }
 
@@ -96,6 +100,7 @@ class StcnSession {
   std::shared_ptr<const ScriptModule> module_;
   SessionOptions options_;
   MemoryBank bank_;
+  std::atomic<int64_t> memoryFrames_{0}, memoryBytes_{0};  // copies of bank_'s, for readers on other threads
   mutable std::mutex mutex_;
   int64_t objects_ = 0;
 

@@ -114,8 +114,8 @@ describe("objects and memory", () => {
       // 0, 5 (join + multiple of 5), 8 (join), 10, 13 (join); 15 is the last frame.
       expect(tracker.memoryFrames).toBe(5);
       expect(tracker.objectIds).toEqual([1, 2, 3, 4]);
-      expect(tracker.stats.frames).toBe(16);
-      expect(tracker.stats.computeSeconds).toBeGreaterThan(0);
+      expect(tracker.stats().frames).toBe(16);
+      expect(tracker.stats().computeSeconds).toBeGreaterThan(0);
     } finally {
       tracker.dispose();
     }

@@ -126,10 +126,10 @@ describe("stcn reproduce resume", () => {
     }
   }, 900_000);
 
-  it("SIGTERM stops between frames: exit 130, one line, no marker and no temp file for the unfinished sequence", async () => {
+  it("SIGTERM stops at a frame boundary: exit 143, one line, no marker and no temp file for the unfinished sequence", async () => {
     const out = join(dir, "terminated");
     const r = await interrupt(out, "SIGTERM", 2);
-    expect(r.code).toBe(130);
+    expect(r.code).toBe(143);
     expect(r.stderr).toMatch(/stcn: interrupted; rerun the same command to resume .* \[ERR_STCN_INTERRUPTED\]/);
     const gtDir = join(out, "table-3", "gt");
     expect(existsSync(join(gtDir, ".done", "bike.json"))).toBe(true);

@@ -135,3 +135,32 @@ export function checkPlainName(value: unknown, what: string): string {
   }
   return value;
 }
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/**
+ * A size in bytes: a non-negative integer, or a string such as "2GiB", "512 MiB", "1.5GB", "4096"
+ * (units B, kB/MB/GB/TB = powers of 1000, KiB/MiB/GiB/TiB = powers of 1024, case-insensitive).
+ * Returns whole bytes (rounded down).
+ */
+export function checkByteSize(value: unknown, name: string): number {
+  const expected = 'a size in bytes: an integer >= 0 or a string such as "512MiB" or "2GiB"';
+  if (typeof value === "number") return checkInteger(value, name, 0);
+  if (typeof value !== "string") throw invalid(name, expected, value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = BYTE_UNITS[(match?.[2] || "b").toLowerCase()];
+  if (!match || unit === undefined) throw invalid(name, expected, value);
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (!Number.isSafeInteger(bytes)) throw invalid(name, expected, value);
+  return bytes;
+}

@@ -24,6 +24,7 @@ export type StcnErrorCode =
   | "ERR_STCN_OUTPUT_NOT_EMPTY"
   | "ERR_STCN_MODEL_CONTRACT"
   | "ERR_STCN_UNTRUSTED_MODEL"
+  | "ERR_STCN_MEMORY_BUDGET"
   | "ERR_STCN_INTERNAL";
 
 /** An Error with a stable `code`. */

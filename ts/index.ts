@@ -4,6 +4,9 @@
  * Public API. Every native resource (Module, Tensor, ...) has `dispose()` and a finalizer.
  */
 export { StcnError, isStcnError, type StcnErrorCode } from "./errors.js";
+export { AbortError, isAbortError } from "./abort.js";
+export { setMaxInFlight, getMaxInFlight, inFlightStats, type InFlightStats } from "./in-flight.js";
+export { checkByteSize as parseByteSize } from "./check.js";
 export { Tensor, type DType, type Device, type TensorData, type TypedArrayOf } from "./tensor.js";
 export { Module, loadModule, type LoadModuleOptions, type Value } from "./module.js";
 export { setTrustedModelDir, getTrustedModelDir } from "./trust.js";
@@ -26,6 +29,7 @@ export {
   type TrackOptions,
   type TrackedFrame,
   type TrackerStats,
+  type TrackCallOptions,
   type FrameInput,
   type FrameItem,
   type FrameSource,
@@ -233,6 +237,7 @@ export { decodeVideo, resolveRange, type DecodeVideoOptions, type DecodedFrame, 
 export { VideoWriter, checkVideoOutput, VIDEO_EXTENSIONS, type VideoKind, type VideoWriterOptions } from "./video/encode.js";
 export {
   segmentVideo,
+  DEFAULT_VIDEO_MEMORY_BUDGET,
   videoFrameName,
   type SegmentVideoOptions,
   type SegmentVideoResult,

@@ -5,11 +5,11 @@
 import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
-import { reportCliError } from "./common.js";
 import { formatStudyTables } from "./report.js";
 import { reproduceStudy, type PlannedUnit, type StudyEvent } from "../study/study.js";
 import { STUDY_METHODS, methodTitle, type StudyMethod, type StudyTable } from "../study/tables.js";
 import { ensureWritableDir } from "../io/fs-errors.js";
+import { withInterrupts } from "./signals.js";
 
 interface ReproduceArgs {
   table?: string;
@@ -211,19 +211,9 @@ export const reproduceCommand: CommandModule = {
     const sequences = list(a.sequences, "sequences", "sequence");
     const videos = list(a.videos, "videos", "video");
     await ensureWritableDir(a.out, "--out", false);
-    const controller = new AbortController();
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) process.exit(130);
-      console.error(`\nstcn: ${signal}: stopping after the current frame (again to quit at once)`);
-      controller.abort();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
     const progress = progressRenderer(a.progress);
     try {
-      const result = await reproduceStudy({
+      const result = await withInterrupts((signal) => reproduceStudy({
         out: a.out,
         stcn: a.stcn,
         device: a.device,
@@ -231,7 +221,7 @@ export const reproduceCommand: CommandModule = {
         memEvery: a.memEvery,
         size: a.size,
         force: a.force,
-        signal: controller.signal,
+        signal,
         onEvent: progress.onEvent,
         ...(tables ? { tables } : {}),
         ...(a.davis !== undefined ? { davisRoot: a.davis, set: a.set } : {}),
@@ -243,7 +233,7 @@ export const reproduceCommand: CommandModule = {
         ...(a.pointrend !== undefined ? { pointrend: a.pointrend } : {}),
         ...(a.dino !== undefined ? { dino: a.dino } : {}),
         ...(methods ? { methods } : {}),
-      });
+      }));
       progress.stop();
       if (a.json) {
         const units = result.units.map((u) => ({ table: u.table, method: u.method, sequence: u.sequence, status: u.status, frames: u.marker.frames }));
@@ -254,14 +244,7 @@ export const reproduceCommand: CommandModule = {
       }
     } catch (error) {
       progress.stop();
-      if ((error as { code?: string }).code === "ERR_STCN_INTERRUPTED") {
-        reportCliError(error);
-        process.exit(130);
-      }
       throw error;
-    } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
     }
   },
 };

@@ -1,10 +1,12 @@
 import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
+import { checkByteSize } from "../check.js";
 import { StcnError } from "../errors.js";
 import { checkOutputFolder } from "../io/fs-errors.js";
 import { Stcn } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
 import { segmentVideo } from "../video/segment.js";
+import { withInterrupts } from "./signals.js";
 
 interface SegmentArgs {
   model: string;
@@ -26,6 +28,7 @@ interface SegmentArgs {
   "include-last": boolean;
   "resize-masks": boolean;
   "max-memory-frames": number;
+  "memory-budget"?: string;
   optimization: "none" | "freeze" | "inference";
   progress: boolean;
   overwrite: boolean;
@@ -61,6 +64,10 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       .option("include-last", { type: "boolean", default: false, describe: "keep the latest frame in a temporary memory slot" })
       .option("resize-masks", { type: "boolean", default: false, describe: "accept masks of another size (nearest resize)" })
       .option("max-memory-frames", { type: "number", default: 0, describe: "cap on memory frames (0 = none; oldest non-first dropped)" })
+      .option("memory-budget", {
+        type: "string",
+        describe: "cap on the memory bank's bytes, e.g. 512MiB or 2GiB (oldest non-first memory frames dropped); 0 = none. Default: none for --frames (the official behaviour), 1GiB for --video",
+      })
       .option("optimization", {
         choices: ["inference", "freeze", "none"] as const,
         default: "inference" as const,
@@ -110,6 +117,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         includeLast: args["include-last"],
         resizeMasks: args["resize-masks"],
         maxMemoryFrames: args["max-memory-frames"],
+        ...(args["memory-budget"] !== undefined ? { memoryBudget: checkByteSize(args["memory-budget"], "--memory-budget") } : {}),
         ...(args.mask ? { mask: args.mask } : {}),
         ...(args.masks ? { masks: args.masks } : {}),
         overwrite: args.overwrite,
@@ -118,20 +126,21 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       let into: string;
       let result;
       if (args.video !== undefined) {
-        const video = await segmentVideo(model, {
+        const video = await withInterrupts((signal) => segmentVideo(model, {
           ...track,
-          video: args.video,
+          signal,
+          video: args.video as string,
           ...(args.out ? { out: args.out } : {}),
           ...(args["out-video"] ? { outVideo: args["out-video"] } : {}),
           ...(args["out-masks-video"] ? { outMasksVideo: args["out-masks-video"] } : {}),
           ...(args["start-frame"] !== undefined ? { start: args["start-frame"] } : {}),
           ...(args["end-frame"] !== undefined ? { end: args["end-frame"] } : {}),
           ...(args.every !== undefined ? { every: args.every } : {}),
-        });
+        }));
         into = [video.outputs.masks, video.outputs.video, video.outputs.masksVideo].filter((p) => p !== undefined).join(", ");
         result = video;
       } else {
-        result = await segmentFolder(model, { ...track, frames: args.frames as string, out: args.out as string });
+        result = await withInterrupts((signal) => segmentFolder(model, { ...track, signal, frames: args.frames as string, out: args.out as string }));
         into = args.out as string;
       }
       bar?.stop();

@@ -18,6 +18,8 @@ export interface NativeStcnModel {
 export interface NativeStcnSession {
   readonly objects: number;
   readonly memoryFrames: number;
+  /** The memory bank's bytes after the last memorize (keys, values and the read concatenations). */
+  readonly memoryBytes: number;
   readonly workingSize: { width: number; height: number };
   readonly disposed: boolean;
   encodeFrame(rgb: Uint8Array, width: number, height: number): Promise<void>;
@@ -29,5 +31,5 @@ export interface NativeStcnSession {
   dispose(): void;
 }
 
-/** @internal `new StcnSession(model, topK, maxMemoryFrames, size)`. */
-export type NativeStcnSessionClass = new (model: NativeStcnModel, topK: number, maxMemoryFrames: number, size: number) => NativeStcnSession;
+/** @internal `new StcnSession(model, topK, maxMemoryFrames, size, memoryBudget)` (memoryBudget in bytes, 0 = none). */
+export type NativeStcnSessionClass = new (model: NativeStcnModel, topK: number, maxMemoryFrames: number, size: number, memoryBudget: number) => NativeStcnSession;

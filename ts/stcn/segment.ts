@@ -5,6 +5,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { asAbortError } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { checkOutputFolder, ioError } from "../io/fs-errors.js";
@@ -59,7 +60,10 @@ export interface SegmentFolderResult {
 
 /**
  * Segments a video folder with `model`. ERR_STCN_INPUT names the file on bad input; ERR_STCN_IO and
- * ERR_STCN_OUTPUT_NOT_EMPTY concern `out` (see {@link SegmentFolderOptions.out}).
+ * ERR_STCN_OUTPUT_NOT_EMPTY concern `out` (see {@link SegmentFolderOptions.out}). With
+ * `signal` (TrackOptions), an abort stops at the next native-call boundary and rejects with
+ * AbortError; the frames written before it are complete files (each written atomically), and they
+ * are removed like those of any failed run.
  */
 export async function segmentFolder(model: Stcn, options: SegmentFolderOptions): Promise<SegmentFolderResult> {
   const t0 = performance.now();
@@ -133,7 +137,7 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
     await Promise.allSettled(writes);
     if (!existed) await rm(options.out, { recursive: true, force: true }).catch(() => undefined);
     else for (const path of written) await rm(path, { force: true }).catch(() => undefined);
-    throw error;
+    throw asAbortError(error, options.signal, "segmentFolder");
   } finally {
     await Promise.allSettled(writes);
     tracker.dispose();
@@ -142,7 +146,7 @@ export async function segmentFolder(model: Stcn, options: SegmentFolderOptions):
 
 /** A finished tracker's counters and timings as {@link SegmentFolderResult} (`t0`: `performance.now()` at the start). */
 export function trackerSummary(tracker: StcnTracker, t0: number, width: number, height: number): SegmentFolderResult {
-  const stats = tracker.stats;
+  const stats = tracker.stats();
   const totalSeconds = (performance.now() - t0) / 1000;
   return {
     frames: stats.frames,

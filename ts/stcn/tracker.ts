@@ -9,10 +9,19 @@
  *    goes to the single temporary slot;
  *  - which objects exist: the first mask's ids (sorted), then ids that first appear in a later mask
  *    (sorted), in that channel order; labels keep the original ids;
- *  - decoding ahead: frames (paths) are decoded by sharp while the previous frame is computed.
+ *  - decoding ahead: frames (paths) are decoded by sharp while the previous frame is computed;
+ *    at most `prefetch` frames are pulled from the input ahead, so a fast producer (a video decoder)
+ *    waits while the native side is behind;
+ *  - cancellation: the signal is checked between native calls (several per frame); an aborted call
+ *    disposes the tracker (its memory bank is freed) and rejects with AbortError;
+ *  - the memory budget: the bank drops its oldest regular frames natively; a budget too small for
+ *    the frames it must keep is ERR_STCN_MEMORY_BUDGET.
+ * Every native call takes a slot of the process-wide in-flight limit (ts/in-flight.ts).
  */
 import { stat } from "node:fs/promises";
-import { checkInteger, checkLabelMap, checkRgbImage } from "../check.js";
+import { asAbortError, throwIfAborted } from "../abort.js";
+import { checkByteSize, checkInteger, checkLabelMap, checkRgbImage } from "../check.js";
+import { inFlight } from "../in-flight.js";
 import { StcnError, withCallerStack } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
 import { labelIds } from "../io/labels.js";
@@ -50,6 +59,16 @@ export interface TrackOptions {
   size?: number;
   /** Cap on memory frames; the oldest frames that are neither frame 0 nor a join frame go first. 0 (default) = no cap. */
   maxMemoryFrames?: number;
+  /**
+   * Cap on the memory bank's bytes (see {@link TrackerStats.memoryBytes}): a number of bytes or a
+   * size such as "512MiB" / "2GiB". Past it the oldest memory frames that are neither frame 0, a join
+   * frame nor the newest are dropped. 0 (default) = no cap, as the official code (the bank grows by
+   * one frame every `memEvery` frames). A budget smaller than the frames that must stay rejects with
+   * ERR_STCN_MEMORY_BUDGET.
+   */
+  memoryBudget?: number | string;
+  /** Aborts every call of this tracker (see {@link StcnTracker.run}). */
+  signal?: AbortSignal;
   /** Accept masks whose size differs from the frames by resizing them (nearest) to the working size. Default false: refused. */
   resizeMasks?: boolean;
   /** Debug: also return the aggregated probabilities of every frame (see {@link TrackedFrame.probabilities}). */
@@ -75,15 +94,33 @@ export interface TrackedFrame {
   probabilities?: Float32Array;
 }
 
-/** Counters of a tracker. */
+/** Options of one {@link StcnTracker.start} or {@link StcnTracker.run} call. */
+export interface TrackCallOptions {
+  /** Stops the call at the next native-call boundary; it rejects with AbortError and the tracker is disposed. */
+  signal?: AbortSignal;
+}
+
+/** Counters of a tracker ({@link StcnTracker.stats}). */
 export interface TrackerStats {
   /** Frames segmented so far (the start frame included). */
   frames: number;
   /**
    * Seconds spent in the native propagation (encode, memory read, decode, aggregate, memorize,
-   * unpad/resize/argmax), i.e. the official STCN timing: decoding and writing excluded.
+   * unpad/resize/argmax), i.e. the official STCN timing: decoding, writing and waits for an
+   * in-flight slot excluded.
    */
   computeSeconds: number;
+  /** Memory frames held by the bank now. */
+  memoryFrames: number;
+  /**
+   * Bytes of the memory bank now: its keys and values plus the concatenations a memory read builds
+   * from them (tensor payloads; about twice the stored frames). 0 after dispose.
+   */
+  memoryBytes: number;
+  /** The bank's byte cap (0 = none). */
+  memoryBudget: number;
+  /** Per-frame native seconds: the last frame, the mean and the slowest over all frames so far. */
+  frameSeconds: { last: number; mean: number; max: number };
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string, min: number, max?: number): number {
@@ -132,7 +169,11 @@ export class StcnTracker {
   private next = 0;
   private size: { width: number; height: number } | undefined;
   private busy = false;
-  private counters: TrackerStats = { frames: 0, computeSeconds: 0 };
+  private readonly memoryBudget: number;
+  private readonly signal: AbortSignal | undefined;
+  private counters = { frames: 0, computeSeconds: 0, frameSeconds: 0, lastFrame: 0, maxFrame: 0 };
+  // Native seconds of the frame being computed (reset when its result is out).
+  private frameClock = 0;
 
   /** @internal Use {@link Stcn.track}. */
   constructor(model: Stcn, options: TrackOptions) {
@@ -145,8 +186,10 @@ export class StcnTracker {
     this.includeLast = options.includeLast ?? false;
     this.resizeMasks = options.resizeMasks ?? false;
     this.withProbs = options.probabilities ?? false;
+    this.memoryBudget = checkByteSize(options.memoryBudget ?? 0, "memoryBudget");
+    this.signal = options.signal;
     const Session = native().StcnSession;
-    this.session = new Session(model.native, topK, maxMemoryFrames, size);
+    this.session = new Session(model.native, topK, maxMemoryFrames, size, this.memoryBudget);
   }
 
   /** Ids of the tracked objects in channel order. */
@@ -164,9 +207,18 @@ export class StcnTracker {
     return this.session.workingSize;
   }
 
-  /** Frames and propagation seconds so far. */
-  get stats(): TrackerStats {
-    return { ...this.counters };
+  /** Frames, propagation seconds, the memory bank's frames and bytes, per-frame timings. Readable while a call runs. */
+  stats(): TrackerStats {
+    const c = this.counters;
+    const disposed = this.session.disposed;
+    return {
+      frames: c.frames,
+      computeSeconds: c.computeSeconds,
+      memoryFrames: disposed ? 0 : this.session.memoryFrames,
+      memoryBytes: disposed ? 0 : this.session.memoryBytes,
+      memoryBudget: this.memoryBudget,
+      frameSeconds: { last: c.lastFrame, mean: c.frames > 0 ? c.frameSeconds / c.frames : 0, max: c.maxFrame },
+    };
   }
 
   /** True after {@link StcnTracker.dispose}. */
@@ -174,12 +226,51 @@ export class StcnTracker {
     return this.session.disposed;
   }
 
+  // One native call: the abort check, an in-flight slot, the timing (of the call itself, not the wait).
   private async timed<T>(work: () => Promise<T>): Promise<T> {
-    const t0 = performance.now();
-    try {
-      return await withCallerStack(work(), new Error());
-    } finally {
-      this.counters.computeSeconds += (performance.now() - t0) / 1000;
+    const signal = this.callSignal;
+    throwIfAborted(signal, "STCN tracker");
+    return inFlight(
+      async () => {
+        const t0 = performance.now();
+        try {
+          return await withCallerStack(work(), new Error());
+        } finally {
+          const seconds = (performance.now() - t0) / 1000;
+          this.counters.computeSeconds += seconds;
+          this.frameClock += seconds;
+        }
+      },
+      signal,
+      "STCN tracker",
+    );
+  }
+
+  // The signal of the call in progress: the tracker's and the call's, combined.
+  private callSignal: AbortSignal | undefined;
+
+  private begin(options: TrackCallOptions): void {
+    const signals = [this.signal, options.signal].filter((s): s is AbortSignal => s !== undefined);
+    this.callSignal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  }
+
+  // An abort leaves the session mid-frame: dispose it (frees the memory bank) and reject with AbortError.
+  private failed(error: unknown): unknown {
+    const out = asAbortError(error, this.callSignal, "STCN tracker");
+    if (this.callSignal?.aborted) this.session.dispose();
+    return out;
+  }
+
+  private checkBudget(): void {
+    if (this.memoryBudget === 0) return;
+    const bytes = this.session.memoryBytes;
+    if (bytes > this.memoryBudget) {
+      const size = this.session.workingSize;
+      throw new StcnError(
+        "ERR_STCN_MEMORY_BUDGET",
+        `memoryBudget ${this.memoryBudget} bytes is too small: the memory frames that must stay (frame 0, frames where objects join, the newest) ` +
+          `take ${bytes} bytes at the working size ${size.width}x${size.height} (${this.session.memoryFrames} frames)`,
+      );
     }
   }
 
@@ -212,7 +303,12 @@ export class StcnTracker {
   private async result(index: number, width: number, height: number): Promise<TrackedFrame> {
     const ids = [0, ...this.ids];
     const out = await this.timed(() => this.session.labels(ids, this.withProbs));
-    this.counters.frames += 1;
+    const c = this.counters;
+    c.frames += 1;
+    c.frameSeconds += this.frameClock;
+    c.lastFrame = this.frameClock;
+    c.maxFrame = Math.max(c.maxFrame, this.frameClock);
+    this.frameClock = 0;
     const frame: TrackedFrame = { index, labels: out.labels, width, height, objectIds: [...this.ids] };
     if (out.probs) frame.probabilities = out.probs;
     return frame;
@@ -223,8 +319,9 @@ export class StcnTracker {
    * segmentation (the soft-aggregated mask, as the official code writes it). ERR_STCN_INPUT names
    * the file when a frame or mask cannot be read, the mask has no objects, or the sizes differ.
    */
-  async start(frame: FrameSource, mask: MaskSource): Promise<TrackedFrame> {
+  async start(frame: FrameSource, mask: MaskSource, options: TrackCallOptions = {}): Promise<TrackedFrame> {
     this.enter("start");
+    this.begin(options);
     try {
       if (this.next !== 0) throw new StcnError("ERR_STCN_ARGUMENT", "start: the tracker has already started (one tracker per video)");
       const [image, labels] = await Promise.all([loadFrame(frame, 0), loadMask(mask, 0)]);
@@ -239,9 +336,12 @@ export class StcnTracker {
       }
       this.ids.push(...kept);
       await this.timed(() => this.session.memorize("permanent"));
+      this.checkBudget();
       this.size = { width: image.width, height: image.height };
       this.next = 1;
       return await this.result(0, image.width, image.height);
+    } catch (error) {
+      throw this.failed(error);
     } finally {
       this.busy = false;
     }
@@ -250,10 +350,16 @@ export class StcnTracker {
   /**
    * Propagates through the frames after the start frame (indices 1, 2, ...), yielding each frame's
    * labels as soon as it is computed. Frames given as paths are decoded ahead while the previous
-   * frame is computed. The last frame of `frames` is never added to the memory.
+   * frame is computed. The last frame of `frames` is never added to the memory. At most `prefetch`
+   * frames are pulled ahead from `frames`: an async producer is paused while the native side is behind.
+   *
+   * Aborting `options.signal` (or the tracker's signal) stops at the next native-call boundary: the
+   * generator rejects with AbortError (`name` "AbortError", `code` "ABORT_ERR") and the tracker is
+   * disposed, which frees its memory bank.
    */
-  async *run(frames: Iterable<FrameInput> | AsyncIterable<FrameInput>): AsyncGenerator<TrackedFrame, void, undefined> {
+  async *run(frames: Iterable<FrameInput> | AsyncIterable<FrameInput>, options: TrackCallOptions = {}): AsyncGenerator<TrackedFrame, void, undefined> {
     this.enter("run");
+    this.begin(options);
     try {
       if (this.next === 0) throw new StcnError("ERR_STCN_ARGUMENT", "run: call start(frame0, mask) first");
       const iterator: AsyncIterator<FrameInput> | Iterator<FrameInput> =
@@ -279,6 +385,7 @@ export class StcnTracker {
         }
       };
       for (;;) {
+        throwIfAborted(this.callSignal, "STCN tracker");
         await fill();
         const head = queue.shift();
         if (!head) break;
@@ -287,6 +394,8 @@ export class StcnTracker {
         const isLast = exhausted && queue.length === 0;
         yield await this.step(current, isLast);
       }
+    } catch (error) {
+      throw this.failed(error);
     } finally {
       this.busy = false;
     }
@@ -311,6 +420,7 @@ export class StcnTracker {
       if (this.includeLast || isMemory) {
         const kind = joining ? "permanent" : isMemory ? "regular" : "temporary";
         await this.timed(() => this.session.memorize(kind));
+        this.checkBudget();
       }
     }
     this.next = index + 1;

@@ -10,6 +10,7 @@ import { readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { boxesToDavis, readSomethingElseAnnotations, type SomethingElseAnnotations } from "../davis/boxes-to-davis.js";
 import { openDavis, type DavisDataset } from "../davis/reader.js";
+import { isAbortError } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { readRgb, type RgbImage } from "../io/image.js";
@@ -51,7 +52,7 @@ export interface ReproduceStudyOptions {
   size?: number;
   /** Redo finished units too. */
   force?: boolean;
-  /** Aborting stops between frames: the unfinished unit leaves no marker; rejects with ERR_STCN_INTERRUPTED. */
+  /** Aborting stops at the next frame boundary: the unfinished unit leaves no marker; rejects with AbortError. */
   signal?: AbortSignal;
   /** Progress events (no console output in the library). */
   onEvent?: (event: StudyEvent) => void;
@@ -336,7 +337,7 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
     }
   } catch (error) {
     // An interrupted run still leaves an up-to-date (partial) report.
-    if ((error as { code?: string }).code === "ERR_STCN_INTERRUPTED") await writeStudyReport(out).catch(() => undefined);
+    if (isAbortError(error)) await writeStudyReport(out).catch(() => undefined);
     throw error;
   } finally {
     annotator?.module.dispose();

@@ -6,6 +6,7 @@
  */
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { AbortError } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import type { RgbImage } from "../io/image.js";
@@ -47,7 +48,7 @@ export interface StudyUnitContext {
   force?: boolean;
   /** ISO time the run started (with `force`: which twins count as redone in this run). */
   runStartedAt?: string;
-  /** Stops between frames (the unit then rejects with ERR_STCN_INTERRUPTED and writes no marker). */
+  /** Stops at the next frame boundary (the unit then rejects with AbortError and writes no marker). */
   signal?: AbortSignal;
   /** Frames of this sequence decoded ahead (frame 0 first), e.g. while the previous unit ran. */
   preloaded?: readonly RgbImage[];
@@ -105,8 +106,9 @@ async function firstFrameOf(unit: StudyUnit, ctx: StudyUnitContext): Promise<Fir
   });
 }
 
-function interrupted(): StcnError {
-  return new StcnError("ERR_STCN_INTERRUPTED", "interrupted; rerun the same command to resume from the next unfinished sequence");
+// The study's AbortError: its message tells how to resume.
+function interrupted(signal: AbortSignal | undefined): AbortError {
+  return new AbortError("interrupted; rerun the same command to resume from the next unfinished sequence", { cause: signal?.reason });
 }
 
 /**
@@ -121,7 +123,7 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
     const marker = await doneUnit(ctx.out, unit.table, unit.method, unit.sequence, key);
     if (marker) return { ...unit, status: "skipped", marker };
   }
-  if (ctx.signal?.aborted) throw interrupted();
+  if (ctx.signal?.aborted) throw interrupted(ctx.signal);
   const t0 = performance.now();
   const dir = methodDir(ctx.out, unit.table, unit.method);
   const seqDir = join(dir, unit.sequence);
@@ -177,7 +179,7 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
 
 /** The unit's propagation into `seqDir` (a failed run leaves none of its frames there). */
 async function segmentUnit(unit: StudyUnit, ctx: StudyUnitContext, firstPath: string, seqDir: string): Promise<SegmentFolderResult> {
-  if (ctx.signal?.aborted) throw interrupted();
+  if (ctx.signal?.aborted) throw interrupted(ctx.signal);
   const stcn = typeof ctx.stcn === "function" ? await ctx.stcn() : ctx.stcn;
   return segmentFolder(stcn, {
     frames: sequenceFrames(ctx.source, unit.sequence),
@@ -187,9 +189,9 @@ async function segmentUnit(unit: StudyUnit, ctx: StudyUnitContext, firstPath: st
     memEvery: ctx.memEvery,
     size: ctx.size,
     ...(ctx.preloaded ? { preloaded: ctx.preloaded } : {}),
-    onFrame: (frame, total) => {
-      ctx.onFrame?.(frame.index + 1, total);
-      if (ctx.signal?.aborted) throw interrupted();
-    },
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onFrame: (frame, total) => ctx.onFrame?.(frame.index + 1, total),
+  }).catch((error: unknown) => {
+    throw ctx.signal?.aborted ? interrupted(ctx.signal) : error;
   });
 }

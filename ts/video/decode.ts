@@ -5,6 +5,7 @@
  * or two, plus the pipe buffer) whatever the video's length. Nothing is written to disk.
  */
 import { spawn } from "node:child_process";
+import { throwIfAborted } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { ffmpegPath, missingTool, stderrSummary } from "./ffmpeg.js";
 import { probeVideo, type VideoInfo } from "./probe.js";
@@ -23,7 +24,7 @@ export interface FrameRange {
 export interface DecodeVideoOptions extends FrameRange {
   /** `rgb24` (default): `data[(y * width + x) * 3 + c]`; `gray`: one byte per pixel (label videos). */
   pixelFormat?: "rgb24" | "gray";
-  /** Stops ffmpeg and rejects with the signal's reason. */
+  /** Stops ffmpeg and rejects with AbortError (`cause`: the signal's reason). */
   signal?: AbortSignal;
   /** The file's {@link probeVideo} result, when the caller already has it. */
   info?: VideoInfo;
@@ -94,7 +95,7 @@ function decodeArgs(path: string, range: ResolvedRange, last: number, pixelForma
  */
 export async function* decodeVideo(path: string, options: DecodeVideoOptions = {}): AsyncGenerator<DecodedFrame, void, undefined> {
   const { signal } = options;
-  signal?.throwIfAborted();
+  throwIfAborted(signal, "decodeVideo");
   const info = options.info ?? (await probeVideo(path, signal ? { signal } : {}));
   const range = resolveRange(options, info);
   const pixelFormat = options.pixelFormat ?? "rgb24";
@@ -135,7 +136,7 @@ export async function* decodeVideo(path: string, options: DecodeVideoOptions = {
         filled += n;
         offset += n;
         if (filled === frameBytes) {
-          signal?.throwIfAborted();
+          throwIfAborted(signal, "decodeVideo");
           if (delivered === range.count) {
             throw new StcnError("ERR_STCN_VIDEO", `${path}: decodes to more frames than the ${info.frameCount} its container declares`);
           }
@@ -148,7 +149,7 @@ export async function* decodeVideo(path: string, options: DecodeVideoOptions = {
       }
     }
     const { code, signal: killedBy } = await exited;
-    signal?.throwIfAborted();
+    throwIfAborted(signal, "decodeVideo");
     if (spawnError) throw spawnError.code === "ENOENT" ? missingTool("ffmpeg") : spawnError;
     const reported = stderrSummary(stderr);
     if (code !== 0) {

@@ -12,6 +12,7 @@ import { once } from "node:events";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { throwIfAborted } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { ffmpegPath, missingTool, stderrSummary } from "./ffmpeg.js";
 
@@ -101,7 +102,7 @@ export class VideoWriter {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
       throw new StcnError("ERR_STCN_ARGUMENT", `video size must be positive integers, got ${width}x${height}`);
     }
-    options.signal?.throwIfAborted();
+    throwIfAborted(options.signal, "VideoWriter");
     await mkdir(dirname(path), { recursive: true });
     return new VideoWriter(path, options);
   }
@@ -124,7 +125,7 @@ export class VideoWriter {
     if (data.length !== this.frameBytes) {
       throw new StcnError("ERR_STCN_ARGUMENT", `${this.path}: a frame must have ${this.frameBytes} bytes, got ${data.length}`);
     }
-    this.options.signal?.throwIfAborted();
+    throwIfAborted(this.options.signal, "VideoWriter");
     const stdin = this.child.stdin;
     if (this.spawnError || stdin.destroyed) throw await this.failure("writing");
     this.frames += 1;

@@ -3,6 +3,7 @@
  * `STCN_FFMPEG` / `STCN_FFPROBE` select other binaries; the default is the one on PATH.
  */
 import { spawn } from "node:child_process";
+import { abortError } from "../abort.js";
 import { StcnError } from "../errors.js";
 
 /** Path (or name on PATH) of ffmpeg. */
@@ -39,7 +40,10 @@ export function runTool(
   options: { signal?: AbortSignal } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) {
+      reject(abortError(options.signal, tool));
+      return;
+    }
     const child = spawn(tool, args, { stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -47,7 +51,7 @@ export function runTool(
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") reject(missingTool(tool.endsWith("ffprobe") ? "ffprobe" : "ffmpeg"));
-      else if (error.name === "AbortError") reject(options.signal?.reason ?? error);
+      else if (error.name === "AbortError" && options.signal) reject(abortError(options.signal, tool));
       else reject(error);
     });
     child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));

@@ -13,6 +13,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { asAbortError } from "../abort.js";
+import { checkByteSize } from "../check.js";
 import { StcnError } from "../errors.js";
 import { checkOutputFolder } from "../io/fs-errors.js";
 import type { RgbImage } from "../io/image.js";
@@ -46,8 +48,14 @@ export interface SegmentVideoOptions extends TrackOptions, FrameRange {
   outVideo?: string;
   /** Lossless label video (.mkv; FFV1 gray). */
   outMasksVideo?: string;
-  /** Stops decoding, segmentation and encoding; nothing is left written. Rejects with the signal's reason. */
+  /** Stops decoding, segmentation and encoding; nothing is left written. Rejects with AbortError (`cause`: the signal's reason). */
   signal?: AbortSignal;
+  /**
+   * Cap on the memory bank's bytes (see {@link TrackOptions.memoryBudget}); default
+   * {@link DEFAULT_VIDEO_MEMORY_BUDGET} (1 GiB), so that a long video cannot grow the bank without
+   * bound. 0 = no cap (the official behaviour).
+   */
+  memoryBudget?: number | string;
   /** Called after each frame is segmented, with the frame's RGB pixels. */
   onFrame?: (frame: VideoTrackedFrame, total: number) => void;
 }
@@ -68,6 +76,14 @@ export interface SegmentVideoResult extends SegmentFolderResult {
   /** Files and folders written. */
   outputs: { masks?: string; video?: string; masksVideo?: string };
 }
+
+/**
+ * The default memory budget of {@link segmentVideo}: 1 GiB. At the default working size (480p) a
+ * full STCN memory frame with one object costs about 4.4 MB in the bank (2.2 MB stored plus its share
+ * of the read concatenation), so 1 GiB keeps about 230 memory frames: about 1150 frames of video at
+ * `memEvery` 5 before the oldest memory goes.
+ */
+export const DEFAULT_VIDEO_MEMORY_BUDGET = 2 ** 30;
 
 /** The `%05d` name of video frame `index`. */
 export function videoFrameName(index: number): string {
@@ -170,7 +186,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
   const staged = options.out ? new StagedFolder(resolve(options.out)) : undefined;
   const writers: VideoWriter[] = [];
   const pending: Promise<void>[] = [];
-  const tracker = model.track(options);
+  const tracker = model.track({ ...options, memoryBudget: checkByteSize(options.memoryBudget ?? DEFAULT_VIDEO_MEMORY_BUDGET, "memoryBudget") });
   let decoder: AsyncGenerator<DecodedFrame, void, undefined> | undefined;
   let succeeded = false;
   try {
@@ -248,6 +264,8 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
         ...(options.outMasksVideo ? { masksVideo: options.outMasksVideo } : {}),
       },
     };
+  } catch (error) {
+    throw asAbortError(error, signal, "segmentVideo");
   } finally {
     // Stops ffmpeg when the tracker gave up before the end (it never closes the frame iterator).
     await decoder?.return(undefined).catch(() => undefined);
