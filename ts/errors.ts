@@ -19,6 +19,7 @@ export type StcnErrorCode =
   | "ERR_STCN_VIDEO"
   | "ERR_STCN_DEPENDENCY"
   | "ERR_STCN_IMAGE_TOO_LARGE"
+  | "ERR_STCN_QUEUE"
   | "ERR_STCN_INTERNAL";
 
 /** An Error with a stable `code`. */
