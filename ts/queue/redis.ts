@@ -83,7 +83,9 @@ export async function openRedis(url: string, options: { persistent: boolean; onC
     enableOfflineQueue: options.persistent,
     retryStrategy: options.persistent ? (times: number) => Math.min(250 * 2 ** Math.min(times - 1, 10), MAX_RECONNECT_DELAY_MS) : () => null,
   });
+  let lastError: unknown;
   client.on("error", (error: unknown) => {
+    lastError = error;
     if (options.persistent) lost(error);
   });
   client.on("ready", () => {
@@ -96,7 +98,9 @@ export async function openRedis(url: string, options: { persistent: boolean; onC
   } catch (error) {
     if (!options.persistent) {
       client.disconnect();
-      throw new StcnError("ERR_STCN_QUEUE", `cannot reach Redis at ${shown}: ${redactSecrets((error as Error).message, url)}`);
+      // ioredis rejects with "Connection is closed."; the socket's own error (ECONNREFUSED, WRONGPASS) says more.
+      const reason = ((lastError ?? error) as Error).message ?? String(lastError ?? error);
+      throw new StcnError("ERR_STCN_QUEUE", `cannot reach Redis at ${shown}: ${redactSecrets(reason, url)}`);
     }
     // Persistent clients keep retrying in the background.
   }
