@@ -206,8 +206,9 @@ describe("stcn queue (BullMQ on redis-server)", () => {
   it("2 worker processes run the 4 sequences; wait's table equals reproduce's, result files identical", async () => {
     const out = join(dir, "run-two");
     const run = submit(out);
-    const wait = runCli(["queue", "wait", "--redis", url, run, "--poll-ms", "250"]);
-    expect(wait.status, wait.stderr).toBe(0);
+    const wait = new CliProcess(["queue", "wait", "--redis", url, run, "--poll-ms", "250"]);
+    expect(await wait.exited, wait.out).toBe(0);
+    await new Promise((r) => setTimeout(r, 200)); // the workers' last lines through their pipes
     expect(scores(out)).toEqual(scores(baseline));
     expect(scores(out)[1]).toMatch(/^gt,0\.\d{3},0\.\d{3},0\.\d{3}$/);
     // Both workers took jobs, and every unit was done once.
