@@ -250,13 +250,10 @@ describe("stcn queue (BullMQ on redis-server)", () => {
     // A payload naming paths outside the run's declared roots: refused at once, no retry.
     const queue = new Queue("units-cpu", { connection: { host: "127.0.0.1", port: redis.port, password: PASSWORD }, prefix: "stcn" });
     try {
-      const record = JSON.parse(readFileSync(join(out, "study.json"), "utf8")) as { tables: Array<{ methods: Array<{ key: string }> }> };
-      expect(record.tables[0]?.methods[0]?.key).toMatch(/^[0-9a-f]{64}$/);
-      const forged = await queue.add(
-        "unit",
-        { run, unit: { table: 1, method: "gt", sequence: "judo-a" }, out: join(out, "..", "..", "elsewhere"), source: { kind: "davis", root: poisoned, set: "val" }, stcn: model, config: {}, topK: 20, memEvery: 5, size: 128 },
-        { jobId: `${run}.forged`, attempts: 3 },
-      );
+      // A real job's payload with its output root pointed elsewhere.
+      const real = await queue.getJob(`${run}.t1.gt.judo-a`);
+      expect(real?.data.out).toBe(out);
+      const forged = await queue.add("unit", { ...real?.data, out: join(out, "..", "..", "elsewhere") }, { jobId: `${run}.forged`, attempts: 3 });
       let state = "";
       for (let i = 0; i < 600 && state !== "failed"; i++) {
         await new Promise((r) => setTimeout(r, 100));

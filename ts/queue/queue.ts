@@ -224,6 +224,10 @@ export function payloadProblem(data: UnitJobData, record: RunRecord, allowedRoot
   if (!record.units.some((u) => u.table === unit.table && u.method === unit.method && u.sequence === unit.sequence)) {
     return `unit table ${unit.table} ${unit.method} ${unit.sequence} is not planned by run ${record.id}`;
   }
+  if (typeof data.config !== "object" || data.config === null || typeof data.config.stcn !== "string") return "the payload has no unit configuration";
+  for (const [what, v] of [["topK", data.topK], ["memEvery", data.memEvery], ["size", data.size]] as const) {
+    if (!Number.isInteger(v) || (v as number) < 0) return `${what} ${JSON.stringify(v)} is not an integer >= 0`;
+  }
   const paths: Array<[string, unknown]> = [
     ["out", data.out],
     ["source root", data.source?.root],
