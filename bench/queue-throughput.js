@@ -16,7 +16,7 @@
  *
  * Usage: node bench/queue-throughput.js [--sequences 8] [--frames 8]   (needs dist/ and the addon)
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
@@ -66,20 +66,25 @@ await new Promise((res, rej) => {
 });
 const url = `redis://127.0.0.1:${port}`;
 
-const cliSync = (a) => {
-  const r = spawnSync(process.execPath, [cli, ...a], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`stcn ${a.slice(0, 2).join(" ")} failed: ${r.stderr}`);
-  return r.stdout.trim();
-};
+/** Runs the CLI asynchronously (the workers' output pipes must keep being read meanwhile). */
+const cli$ = (a) =>
+  new Promise((res, rej) => {
+    const child = spawn(process.execPath, [cli, ...a], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.once("exit", (code) => (code === 0 ? res(out.trim()) : rej(new Error(`stcn ${a.slice(0, 2).join(" ")} failed: ${err}`))));
+  });
 let runs = 0;
 /** Submits `names` (a new root and out), waits; returns seconds from submit to the end. */
-function timedRun(names) {
+async function timedRun(names) {
   const id = runs++;
   const davis = join(work, `davis-${id}`);
   makeRoot(davis, names);
   const t0 = performance.now();
-  const run = cliSync(["queue", "submit", "--redis", url, "--davis", davis, "--table", "1", "--stcn", model, "--size", "128", "--out", join(work, `out-${id}`)]);
-  cliSync(["queue", "wait", "--redis", url, run, "--poll-ms", "100"]);
+  const run = await cli$(["queue", "submit", "--redis", url, "--davis", davis, "--table", "1", "--stcn", model, "--size", "128", "--out", join(work, `out-${id}`)]);
+  await cli$(["queue", "wait", "--redis", url, run, "--poll-ms", "100"]);
   return (performance.now() - t0) / 1000;
 }
 
@@ -94,9 +99,9 @@ async function withWorkers(n) {
   // Warm up: until every worker has finished a job.
   for (let round = 0; workers.some((w) => !w.log.includes(": done ")); round++) {
     if (round > 10) throw new Error("a worker never got a warm-up job");
-    timedRun(Array.from({ length: 2 * n }, (_, i) => `warm-${round}-${i}`));
+    await timedRun(Array.from({ length: 2 * n }, (_, i) => `warm-${round}-${i}`));
   }
-  const seconds = timedRun(Array.from({ length: nSeq }, (_, i) => `seq-${i}`));
+  const seconds = await timedRun(Array.from({ length: nSeq }, (_, i) => `seq-${i}`));
   for (const w of workers) w.kill("SIGTERM");
   await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r() : w.once("exit", r)))));
   return seconds;

@@ -331,7 +331,7 @@ describe("stcn queue (BullMQ on redis-server)", () => {
     expect(scores(out)).toEqual(scores(baseline));
   }, 300_000);
 
-  it("bad Redis URLs and unreachable servers: one line, password masked", () => {
+  it("bad Redis URLs, unreachable servers, a missing device: one line, password masked", () => {
     const port = redis.port;
     const wrong = runCli(["queue", "status", "--redis", `redis://:${PASSWORD}x@127.0.0.1:${port}`, "run-x-000000"]);
     expect(wrong.status).toBe(1);
@@ -343,6 +343,10 @@ describe("stcn queue (BullMQ on redis-server)", () => {
     expect(down.status).toBe(1);
     expect(down.stderr.trim()).toMatch(/^stcn: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED.* \[ERR_STCN_QUEUE\]$/);
     expect(existsSync(join(dir, "never"))).toBe(false);
+    // A worker that cannot use its device stops at once instead of failing every job it would take.
+    const noDevice = runCli(["queue", "worker", "--redis", url, "--device", "cuda:99"]);
+    expect(noDevice.status).toBe(1);
+    expect(noDevice.stderr.trim()).toMatch(/^stcn: device cuda:99 is not available here \(\d+ CUDA device\(s\); stcn info shows the build flavour\) \[ERR_STCN_DEVICE\]$/);
     const notUrl = runCli(["queue", "worker", "--redis", PASSWORD]);
     expect(notUrl.stderr.trim()).toBe("stcn: --redis must be a redis:// or rediss:// URL, got <redis url> [ERR_STCN_ARGUMENT]");
   });

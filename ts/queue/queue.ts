@@ -20,6 +20,7 @@ import type { Redis } from "ioredis";
 import { readSomethingElseAnnotations, type SomethingElseAnnotations } from "../davis/boxes-to-davis.js";
 import { StcnError } from "../errors.js";
 import { loadModule, type Module } from "../module.js";
+import { cudaAvailable, cudaDeviceCount } from "../runtime.js";
 import { Stcn } from "../stcn/stcn.js";
 import type { UnitConfig } from "../study/marker.js";
 import { sha256File } from "../study/manifest.js";
@@ -301,6 +302,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   const maxStalledCount = options.maxStalledCount ?? QUEUE_DEFAULTS.maxStalledCount;
   for (const [what, v, min] of [["concurrency", concurrency, 1], ["lockDurationMs", lockDuration, 1000], ["stalledIntervalMs", stalledInterval, 100], ["maxStalledCount", maxStalledCount, 0]] as const) {
     if (!Number.isInteger(v) || v < min) throw new StcnError("ERR_STCN_ARGUMENT", `${what} must be an integer >= ${min}, got ${v}`);
+  }
+  // A worker that cannot use its device would fail (and burn the attempts of) every job it takes.
+  if (device !== "cpu") {
+    const m = /^cuda(?::(\d+))?$/.exec(device);
+    if (!m) throw new StcnError("ERR_STCN_DEVICE", `device "${device}": a worker runs on cpu, cuda or cuda:N`);
+    const count = cudaAvailable() ? cudaDeviceCount() : 0;
+    const index = Number(m[1] ?? 0);
+    if (index >= count) throw new StcnError("ERR_STCN_DEVICE", `device ${device} is not available here (${count} CUDA device(s); stcn info shows the build flavour)`);
   }
   const allowed = options.allowedRoots?.map((r) => resolve(r));
   const onEvent = options.onEvent;
