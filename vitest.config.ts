@@ -20,6 +20,7 @@ const groups: Record<string, string[]> = {
     "test/davis-errors.test.ts",
     "test/davis-reader.test.ts",
     "test/demo-generator.test.ts",
+    "test/queue-payload.test.ts",
     "test/study-report.test.ts",
     "test/view-scan.test.ts",
   ],

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up stcn-node on a fresh Debian/Ubuntu machine (idempotent; fast when already done):
 #   1. Debian packages: libtorch-dev (unless LIBTORCH points at a LibTorch), python3-torch,
-#      python3-torchvision, libopenblas0-pthread, cmake, g++, ffmpeg (video files in and out) and
-#      chromium (the viewer's browser tests) - as root, or through sudo;
+#      python3-torchvision, libopenblas0-pthread, cmake, g++, ffmpeg (video files in and out),
+#      chromium (the viewer's browser tests) and redis-server (the job queue and its tests) - as root,
+#      or through sudo;
 #   2. npm dependencies (npm ci when node_modules is missing or older than package-lock.json);
 #   3. the native addon (cmake-js, incremental) and the TypeScript (tsc).
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'stcn-node setup: %s\n' "$*"; }
 
-packages=(python3-torch python3-torchvision libopenblas0-pthread cmake g++ ffmpeg chromium)
+packages=(python3-torch python3-torchvision libopenblas0-pthread cmake g++ ffmpeg chromium redis-server)
 if [ -n "${LIBTORCH:-}" ]; then
   [ -d "$LIBTORCH" ] || { say "LIBTORCH=$LIBTORCH is not a folder"; exit 1; }
   say "using LibTorch from LIBTORCH=$LIBTORCH (Debian's libtorch-dev not required)"

@@ -1,6 +1,6 @@
 /**
  * Layering rules of docs/architecture.md, checked on the TypeScript sources (no addon, no Python):
- *  - the library modules (ts/annotators, ts/davis, ts/stcn) and everything they import never import
+ *  - the library modules (ts/annotators, ts/davis, ts/stcn, ts/queue) and everything they import never import
  *    yargs and never write to the console: command bodies and printing live in ts/cli/;
  *  - the public API (ts/index.ts) exports no command body and not the raw addon;
  *  - importing the package does not load the native addon (it loads on first native use).
@@ -57,7 +57,7 @@ function moduleGraph(entries: string[]): Map<string, string> {
   return seen;
 }
 
-const libraryFolders = ["annotators", "davis", "stcn"];
+const libraryFolders = ["annotators", "davis", "stcn", "queue"];
 const entries = libraryFolders.flatMap((folder) =>
   readdirSync(join(tsRoot, folder))
     .filter((f) => f.endsWith(".ts"))
@@ -72,7 +72,7 @@ describe("library modules are pure", () => {
     expect(violations('// console.log(x)\n/** prints with console.log */\nconst s = "console.log";')).toEqual([]);
   });
 
-  it("ts/annotators, ts/davis, ts/stcn and all they import: no yargs, no console", () => {
+  it("ts/annotators, ts/davis, ts/stcn, ts/queue and all they import: no yargs, no console", () => {
     expect(entries.length).toBeGreaterThan(10);
     const graph = moduleGraph(entries);
     // The graph reaches the shared layers too (io, errors, the native wrappers).

@@ -20,6 +20,7 @@ const loaders: Record<string, () => Promise<AnyCommand>> = {
   evaluate: async () => (await import("./cli/evaluate.js")).evaluateCommand,
   reproduce: async () => (await import("./cli/reproduce.js")).reproduceCommand,
   report: async () => (await import("./cli/report.js")).reportCommand,
+  queue: async () => (await import("./cli/queue.js")).queueCommand,
   view: async () => (await import("./cli/view.js")).viewCommand,
   crf: async () => (await import("./cli/crf.js")).crfCommand,
   export: async () => (await import("./cli/export.js")).exportCommand,

@@ -25,6 +25,7 @@ export type StcnErrorCode =
   | "ERR_STCN_MODEL_CONTRACT"
   | "ERR_STCN_UNTRUSTED_MODEL"
   | "ERR_STCN_MEMORY_BUDGET"
+  | "ERR_STCN_QUEUE"
   | "ERR_STCN_INTERNAL";
 
 /** An Error with a stable `code`. */

@@ -176,6 +176,8 @@ export { runDemo, demoSummary, DEMO_MODEL_PATH, DEMO_DEFAULT_SEED, type DemoOpti
 // The whole study (Tables 1-3), resumable units with done markers, the report and its chart.
 export {
   reproduceStudy,
+  planStudy,
+  type StudyPlan,
   type ReproduceStudyOptions,
   type StudyEvent,
   type StudyResult,
@@ -231,6 +233,30 @@ export {
 } from "./study/tables.js";
 export { maskFirstFrame, boxFirstFrame, matchedDetectionBoxes, boxesTo480p, type FirstFrame } from "./study/first-frame.js";
 export { renderBarChartSvg, type BarDatum, type BarChartOptions } from "./study/chart.js";
+// The study on many machines: units as BullMQ jobs on Redis, workers, status, wait.
+export {
+  submitRun,
+  runWorker,
+  runStatus,
+  waitRun,
+  payloadProblem,
+  redactRedisUrl,
+  QUEUE_DEFAULTS,
+  RUN_RECORD_FORMAT,
+  type SubmitRunOptions,
+  type SubmitRunResult,
+  type RunWorkerOptions,
+  type WorkerEvent,
+  type WorkerSummary,
+  type RunStatus,
+  type RunJob,
+  type JobState,
+  type WaitEvent,
+  type WaitRunResult,
+  type RunRecord,
+  type UnitJobData,
+  type UnitJobResult,
+} from "./queue/queue.js";
 export { boxLabelMap, type PixelBox } from "./annotators/box-label-map.js";
 export { probeVideo, type VideoInfo } from "./video/probe.js";
 export { decodeVideo, resolveRange, type DecodeVideoOptions, type DecodedFrame, type FrameRange, type ResolvedRange } from "./video/decode.js";

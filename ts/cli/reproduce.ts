@@ -3,15 +3,16 @@
  * terminal (plain lines otherwise), SIGINT/SIGTERM stopping cleanly between frames, and the report.
  */
 import cliProgress from "cli-progress";
-import type { CommandModule } from "yargs";
+import type { Argv, CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { formatStudyTables } from "./report.js";
-import { reproduceStudy, type PlannedUnit, type StudyEvent } from "../study/study.js";
+import { reproduceStudy, type PlannedUnit, type ReproduceStudyOptions, type StudyEvent } from "../study/study.js";
 import { STUDY_METHODS, methodTitle, type StudyMethod, type StudyTable } from "../study/tables.js";
 import { ensureWritableDir } from "../io/fs-errors.js";
 import { withInterrupts } from "./signals.js";
 
-interface ReproduceArgs {
+/** The study's inputs as `stcn reproduce` and `stcn queue submit` take them. */
+export interface StudyArgs {
   table?: string;
   davis?: string;
   set: string;
@@ -29,6 +30,9 @@ interface ReproduceArgs {
   topK: number;
   memEvery: number;
   size: number;
+}
+
+interface ReproduceArgs extends StudyArgs {
   force: boolean;
   json: boolean;
   progress: boolean;
@@ -169,70 +173,83 @@ function progressRenderer(showProgress: boolean): { onEvent: (e: StudyEvent) => 
   return { onEvent, stop: () => multi?.stop() };
 }
 
+/** Adds the study's input options (tables, data, models, STCN options, output) to a command. */
+export function studyOptions<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option("table", { type: "string", describe: "tables to run: 1, 2, 3 or a list (default: every table whose inputs are given)" })
+    .option("davis", { type: "string", describe: "DAVIS 2017 root (Tables 1 and 2)" })
+    .option("set", { type: "string", default: "val", describe: "DAVIS ImageSets list (Tables 1 and 2)" })
+    .option("sequences", { type: "string", describe: "comma-separated DAVIS sequences (default: the whole set)" })
+    .option("something-else", { type: "string", describe: "Something-Else annotations.json (Table 3)" })
+    .option("something-frames", { type: "string", describe: "original Something-Something frames: <dir>/<video>/<NNNN>.jpg (Table 3)" })
+    .option("videos", { type: "string", describe: "comma-separated videos of annotations.json (default: all)" })
+    .option("stcn", { type: "string", demandOption: true, describe: "STCN TorchScript (stcn export stcn)" })
+    .option("maskrcnn", { type: "string", describe: "Mask R-CNN TorchScript (stcn export maskrcnn); without it the method is skipped" })
+    .option("pointrend", { type: "string", describe: "PointRend TorchScript (stcn export pointrend); without it the method is skipped" })
+    .option("dino", { type: "string", describe: "DINO TorchScript for LOST (stcn export dino); without it lost-crf / lost are skipped" })
+    .option("methods", { type: "string", describe: `comma-separated subset of ${STUDY_METHODS.join(",")}` })
+    .option("out", { type: "string", demandOption: true, describe: "output root (table-N/<method>/<sequence>/*.png, table-N.csv, report.md, ...)" })
+    .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
+    .option("top-k", { type: "number", default: 20 })
+    .option("mem-every", { type: "number", default: 5 })
+    .option("size", { type: "number", default: 480, describe: "working resolution (shorter side); 0 = input size" })
+    .group(["davis", "set", "sequences"], "Tables 1 and 2:")
+    .group(["something-else", "something-frames", "videos"], "Table 3:")
+    .group(["stcn", "maskrcnn", "pointrend", "dino"], "Models:");
+}
+
+/** The study's inputs from parsed arguments (lists split and checked, one line per problem). */
+export function studyInputs(a: StudyArgs): Omit<ReproduceStudyOptions, "signal" | "force" | "onEvent"> {
+  if ((a.somethingElse === undefined) !== (a.somethingFrames === undefined)) {
+    throw new StcnError("ERR_STCN_ARGUMENT", "Table 3 needs both --something-else annotations.json and --something-frames DIR");
+  }
+  if (a.videos !== undefined && a.somethingElse === undefined) throw new StcnError("ERR_STCN_ARGUMENT", "--videos selects Table 3 videos: give --something-else too");
+  const tables = parseTables(a.table);
+  const methods = list(a.methods, "methods", "method") as StudyMethod[] | undefined;
+  const sequences = list(a.sequences, "sequences", "sequence");
+  const videos = list(a.videos, "videos", "video");
+  return {
+    out: a.out,
+    stcn: a.stcn,
+    device: a.device,
+    topK: a.topK,
+    memEvery: a.memEvery,
+    size: a.size,
+    ...(tables ? { tables } : {}),
+    ...(a.davis !== undefined ? { davisRoot: a.davis, set: a.set } : {}),
+    ...(sequences ? { sequences } : {}),
+    ...(a.somethingElse !== undefined && a.somethingFrames !== undefined
+      ? { somethingElse: { annotations: a.somethingElse, frames: a.somethingFrames, ...(videos ? { videos } : {}) } }
+      : {}),
+    ...(a.maskrcnn !== undefined ? { maskrcnn: a.maskrcnn } : {}),
+    ...(a.pointrend !== undefined ? { pointrend: a.pointrend } : {}),
+    ...(a.dino !== undefined ? { dino: a.dino } : {}),
+    ...(methods ? { methods } : {}),
+  };
+}
+
 /** `stcn reproduce`: the study's Tables 1-3, resumable. */
 export const reproduceCommand: CommandModule = {
   command: "reproduce",
   describe: "the study's Tables 1-3: first frames (gt, maskrcnn, pointrend, lost-crf / lost boxes), STCN, evaluation, report; resumable",
   builder: (y) =>
-    y
-      .option("table", { type: "string", describe: "tables to run: 1, 2, 3 or a list (default: every table whose inputs are given)" })
-      .option("davis", { type: "string", describe: "DAVIS 2017 root (Tables 1 and 2)" })
-      .option("set", { type: "string", default: "val", describe: "DAVIS ImageSets list (Tables 1 and 2)" })
-      .option("sequences", { type: "string", describe: "comma-separated DAVIS sequences (default: the whole set)" })
-      .option("something-else", { type: "string", describe: "Something-Else annotations.json (Table 3)" })
-      .option("something-frames", { type: "string", describe: "original Something-Something frames: <dir>/<video>/<NNNN>.jpg (Table 3)" })
-      .option("videos", { type: "string", describe: "comma-separated videos of annotations.json (default: all)" })
-      .option("stcn", { type: "string", demandOption: true, describe: "STCN TorchScript (stcn export stcn)" })
-      .option("maskrcnn", { type: "string", describe: "Mask R-CNN TorchScript (stcn export maskrcnn); without it the method is skipped" })
-      .option("pointrend", { type: "string", describe: "PointRend TorchScript (stcn export pointrend); without it the method is skipped" })
-      .option("dino", { type: "string", describe: "DINO TorchScript for LOST (stcn export dino); without it lost-crf / lost are skipped" })
-      .option("methods", { type: "string", describe: `comma-separated subset of ${STUDY_METHODS.join(",")}` })
-      .option("out", { type: "string", demandOption: true, describe: "output root (table-N/<method>/<sequence>/*.png, table-N.csv, report.md, ...)" })
-      .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
-      .option("top-k", { type: "number", default: 20 })
-      .option("mem-every", { type: "number", default: 5 })
-      .option("size", { type: "number", default: 480, describe: "working resolution (shorter side); 0 = input size" })
+    studyOptions(y)
       .option("force", { type: "boolean", default: false, describe: "redo finished sequences too" })
       .option("json", { type: "boolean", default: false, describe: "print a JSON summary (units computed or skipped, rows) on stdout" })
       .option("progress", { type: "boolean", default: true, describe: "progress bars on a terminal, plain lines otherwise (--no-progress: only skips and warnings)" })
-      .group(["davis", "set", "sequences"], "Tables 1 and 2:")
-      .group(["something-else", "something-frames", "videos"], "Table 3:")
-      .group(["stcn", "maskrcnn", "pointrend", "dino"], "Models:")
       .example("$0 reproduce --davis DAVIS --stcn stcn.pt --maskrcnn maskrcnn.pt --pointrend pointrend.pt --dino dino.pt --out study/", "Tables 1 and 2")
       .example("$0 reproduce --table 3 --something-else annotations.json --something-frames frames/ --stcn stcn.pt --dino dino.pt --out study/", "Table 3"),
   handler: async (raw) => {
     const a = raw as unknown as ReproduceArgs;
-    if ((a.somethingElse === undefined) !== (a.somethingFrames === undefined)) {
-      throw new StcnError("ERR_STCN_ARGUMENT", "Table 3 needs both --something-else annotations.json and --something-frames DIR");
-    }
-    if (a.videos !== undefined && a.somethingElse === undefined) throw new StcnError("ERR_STCN_ARGUMENT", "--videos selects Table 3 videos: give --something-else too");
-    const tables = parseTables(a.table);
-    const methods = list(a.methods, "methods", "method") as StudyMethod[] | undefined;
-    const sequences = list(a.sequences, "sequences", "sequence");
-    const videos = list(a.videos, "videos", "video");
+    const inputs = studyInputs(a);
     await ensureWritableDir(a.out, "--out", false);
     const progress = progressRenderer(a.progress);
     try {
       const result = await withInterrupts((signal) => reproduceStudy({
-        out: a.out,
-        stcn: a.stcn,
-        device: a.device,
-        topK: a.topK,
-        memEvery: a.memEvery,
-        size: a.size,
+        ...inputs,
         force: a.force,
         signal,
         onEvent: progress.onEvent,
-        ...(tables ? { tables } : {}),
-        ...(a.davis !== undefined ? { davisRoot: a.davis, set: a.set } : {}),
-        ...(sequences ? { sequences } : {}),
-        ...(a.somethingElse !== undefined && a.somethingFrames !== undefined
-          ? { somethingElse: { annotations: a.somethingElse, frames: a.somethingFrames, ...(videos ? { videos } : {}) } }
-          : {}),
-        ...(a.maskrcnn !== undefined ? { maskrcnn: a.maskrcnn } : {}),
-        ...(a.pointrend !== undefined ? { pointrend: a.pointrend } : {}),
-        ...(a.dino !== undefined ? { dino: a.dino } : {}),
-        ...(methods ? { methods } : {}),
       }));
       progress.stop();
       if (a.json) {

@@ -150,8 +150,36 @@ function decodeAhead(paths: readonly string[]): Promise<RgbImage[] | undefined> 
   return Promise.all(paths.slice(0, PREFETCH_FRAMES).map((p) => readRgb(p))).catch(() => undefined);
 }
 
-/** Runs the study (see the module comment). Resumable: finished units are skipped unless `force`. */
-export async function reproduceStudy(options: ReproduceStudyOptions): Promise<StudyResult> {
+/**
+ * A planned run: what {@link planStudy} checked, resolved and wrote (`study.json`) before any unit
+ * runs. `reproduceStudy` runs its units in this process; a job queue (`submitRun`) sends them to workers.
+ */
+export interface StudyPlan {
+  /** Output root (absolute). */
+  out: string;
+  tables: PlannedTable[];
+  /** Every unit of the planned methods, in table, method, sequence order. */
+  units: PlannedUnit[];
+  /** Marker configuration of each planned (table, method), keyed `"<table>/<method>"`. */
+  configs: Map<string, UnitConfig>;
+  /** Where each table's sequences come from. */
+  sources: Map<StudyTable, StudySource>;
+  datasets: Map<StudyTable, DavisDataset>;
+  /** The models with their absolute paths and SHA-256 (only those the run uses). */
+  models: StudyManifest["models"];
+  manifest: StudyManifest;
+  topK: number;
+  memEvery: number;
+  size: number;
+  device: string;
+}
+
+/**
+ * Checks the options, hashes the models, opens the datasets (building Table 3's box root), plans the
+ * units (skipping methods without their model) and writes `study.json`. Emits `method-skipped`,
+ * `box-root` and `plan` events. Computes nothing.
+ */
+export async function planStudy(options: Omit<ReproduceStudyOptions, "signal">): Promise<StudyPlan> {
   const onEvent = options.onEvent;
   const out = resolve(options.out);
   const device = options.device ?? "cpu";
@@ -278,7 +306,13 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
   }
   await writeManifest(out, manifest);
   onEvent?.({ type: "plan", tables: planned, units });
+  return { out, tables: planned, units, configs, sources, datasets, models, manifest, topK, memEvery, size, device };
+}
 
+/** Runs the study (see the module comment). Resumable: finished units are skipped unless `force`. */
+export async function reproduceStudy(options: ReproduceStudyOptions): Promise<StudyResult> {
+  const onEvent = options.onEvent;
+  const { out, units, configs, sources, datasets, models, manifest, topK, memEvery, size, device } = await planStudy(options);
   const outcomes: StudyUnitOutcome[] = [];
   // One STCN for the whole run (loaded at the first unit to compute); one first-frame model per method.
   let stcn: Stcn | undefined;
