@@ -5,7 +5,7 @@
  */
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { reportCliError } from "./cli/common.js";
+import { exitCodeFor, packageVersion, reportCliError, reportUsage } from "./cli/common.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
 // Loaded on demand: `stcn evaluate ...` imports only the evaluate command (start-up matters for short
@@ -38,14 +38,16 @@ const cli = yargs(hideBin(process.argv))
   .recommendCommands()
   .demandCommand(1, "name a command (stcn --help lists them)")
   .help()
-  .version()
-  .fail((message, error, y) => {
-    if (error) reportCliError(error);
-    else {
-      y.showHelp();
-      console.error(`\nstcn: ${message}`);
+  // Our version from our package.json (yargs' default reads the one nearest the current directory).
+  .version(packageVersion())
+  // A usage problem (missing or bad option, unknown command) is one line + `see: stcn <command> --help`,
+  // exit 2; an error from a command is one line, exit 1 (2 for ERR_STCN_ARGUMENT). See ts/cli/common.ts.
+  .fail((message, error) => {
+    if (error) {
+      reportCliError(error);
+      process.exit(exitCodeFor(error));
     }
-    process.exit(1);
+    reportUsage(message);
   });
 cli.command(commands);
 await cli.parseAsync();

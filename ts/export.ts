@@ -101,8 +101,10 @@ export const exporters: Record<string, ExporterSpec> = {
 export interface RunExporterOptions {
   /** Interpreter with torch/torchvision. */
   python?: string;
-  /** Where the script's stdout/stderr go (default: inherited). */
+  /** Where the script's stdout/stderr go (default: inherited). Ignored when `onLine` is given. */
   stdio?: "inherit" | "pipe";
+  /** Receives every line the script prints (stdout and stderr), instead of inheriting them. */
+  onLine?: (line: string) => void;
 }
 
 /** The script's command-line arguments for the declared options present in `values`. */
@@ -131,13 +133,23 @@ export async function runExporter(name: string, values: Record<string, unknown>,
   if (!existsSync(script)) throw new StcnError("ERR_STCN_INTERNAL", `exporter script missing: ${script}`);
   const python = options.python ?? process.env.STCN_PYTHON ?? "/usr/bin/python3";
   const args = [script, ...exporterArgs(spec, values)];
-  const stdio = options.stdio ?? "inherit";
+  const onLine = options.onLine;
+  const stdio = onLine ? "pipe" : (options.stdio ?? "inherit");
   await new Promise<void>((resolve, reject) => {
     const child = spawn(python, args, { stdio: stdio === "inherit" ? ["ignore", "inherit", "pipe"] : ["ignore", "pipe", "pipe"] });
     let stderr = "";
+    const pending = { out: "", err: "" };
+    const lines = (key: "out" | "err", text: string): void => {
+      if (!onLine) return;
+      const parts = (pending[key] + text).split("\n");
+      pending[key] = parts.pop() ?? "";
+      for (const line of parts) if (line.trim()) onLine(line);
+    };
+    child.stdout?.on("data", (chunk: Buffer) => lines("out", chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
       if (stdio === "inherit") process.stderr.write(text);
+      lines("err", text);
       stderr = (stderr + text).slice(-8000);
     });
     child.on("error", (error) => {

@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { evaluateDavis, formatDavisTables } from "../davis/evaluate.js";
 import type { DavisResolution } from "../davis/reader.js";
+import { createProgress, printJson, withJson } from "./common.js";
 
 interface EvaluateArgs {
   davis: string;
@@ -13,6 +14,7 @@ interface EvaluateArgs {
   resolution: string;
   workers?: number;
   quiet: boolean;
+  json: boolean;
 }
 
 /**
@@ -23,7 +25,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: "evaluate",
   describe: "DAVIS 2017 J&F of a results folder (official toolkit numbers and CSVs)",
   builder: (y) =>
-    y
+    withJson(y)
       .option("davis", { type: "string", demandOption: true, describe: "DAVIS root (JPEGImages/, Annotations/, ImageSets/)" })
       .option("results", { type: "string", demandOption: true, describe: "results folder: <results>/<sequence>/<frame>.png" })
       .option("set", { type: "string", default: "val", describe: "ImageSets/2017/<set>.txt to evaluate" })
@@ -37,7 +39,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option("out", { type: "string", describe: "folder for the CSVs (default: the results folder, as the official tool)" })
       .option("resolution", { type: "string", default: "480p", choices: ["480p", "Full-Resolution"], describe: "annotation resolution folder" })
       .option("workers", { type: "number", describe: "worker threads (default: available cores; 0 = main thread only)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print only the global table" }),
+      .option("quiet", { type: "boolean", default: false, describe: "no progress; print only the global table" }),
   handler: async (args) => {
     let sequences: string[] | undefined;
     if (args.sequences !== undefined) {
@@ -50,6 +52,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     if (args.workers !== undefined && !Number.isInteger(args.workers)) {
       throw new StcnError("ERR_STCN_ARGUMENT", `--workers must be an integer, got ${String(args.workers)}`);
     }
+    const progress = createProgress({ quiet: args.quiet });
+    let started = false;
     const evaluation = await evaluateDavis({
       davisRoot: args.davis,
       resultsPath: args.results,
@@ -59,7 +63,25 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       resolution: args.resolution as DavisResolution,
       out: args.out,
       workers: args.workers,
+      onProgress: (done, total) => {
+        if (!started) {
+          progress.start("evaluate: frames", total);
+          started = true;
+        }
+        progress.update(done);
+      },
     });
+    progress.stop();
+    if (args.json) {
+      printJson("evaluate", {
+        global: evaluation.global,
+        objects: evaluation.objects,
+        files: evaluation.files ?? null,
+        seconds: evaluation.seconds,
+        workers: evaluation.workers,
+      });
+      return;
+    }
     const tables = formatDavisTables(evaluation);
     console.log(args.quiet ? (tables.split("\n\n")[0] as string) : tables);
     if (evaluation.files) {

@@ -5,7 +5,7 @@
 import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
-import { reportCliError } from "./common.js";
+import { printJson, reportCliError } from "./common.js";
 import { formatStudyTables } from "./report.js";
 import { reproduceStudy, type PlannedUnit, type StudyEvent } from "../study/study.js";
 import { STUDY_METHODS, methodTitle, type StudyMethod, type StudyTable } from "../study/tables.js";
@@ -31,6 +31,7 @@ interface ReproduceArgs {
   force: boolean;
   json: boolean;
   progress: boolean;
+  quiet: boolean;
 }
 
 /** "a, b" -> ["a", "b"]; undefined stays undefined; an empty list is refused naming the option. */
@@ -192,8 +193,9 @@ export const reproduceCommand: CommandModule = {
       .option("mem-every", { type: "number", default: 5 })
       .option("size", { type: "number", default: 480, describe: "working resolution (shorter side); 0 = input size" })
       .option("force", { type: "boolean", default: false, describe: "redo finished sequences too" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary (units computed or skipped, rows) on stdout" })
+      .option("json", { type: "boolean", default: false, describe: 'print one JSON document on stdout: {"stcn", "command", "result": {out, complete, units, tables}} (docs/cli.md)' })
       .option("progress", { type: "boolean", default: true, describe: "progress bars on a terminal, plain lines otherwise (--no-progress: only skips and warnings)" })
+      .option("quiet", { type: "boolean", default: false, describe: "same as --no-progress" })
       .group(["davis", "set", "sequences"], "Tables 1 and 2:")
       .group(["something-else", "something-frames", "videos"], "Table 3:")
       .group(["stcn", "maskrcnn", "pointrend", "dino"], "Models:")
@@ -219,7 +221,7 @@ export const reproduceCommand: CommandModule = {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const progress = progressRenderer(a.progress);
+    const progress = progressRenderer(a.progress && !a.quiet);
     try {
       const result = await reproduceStudy({
         out: a.out,
@@ -245,7 +247,7 @@ export const reproduceCommand: CommandModule = {
       progress.stop();
       if (a.json) {
         const units = result.units.map((u) => ({ table: u.table, method: u.method, sequence: u.sequence, status: u.status, frames: u.marker.frames }));
-        console.log(JSON.stringify({ out: a.out, complete: result.report.complete, units, tables: result.report.tables.map((t) => ({ table: t.table, rows: t.rows })) }));
+        printJson("reproduce", { out: a.out, complete: result.report.complete, units, tables: result.report.tables.map((t) => ({ table: t.table, rows: t.rows })) });
       } else {
         console.log(formatStudyTables(result.report));
         console.log(`report: ${a.out}/report.md (and report.json, chart.svg, table-N.csv)`);

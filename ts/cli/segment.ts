@@ -1,9 +1,9 @@
-import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { Stcn } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
 import { segmentVideo } from "../video/segment.js";
+import { createProgress, printJson, withJson } from "./common.js";
 
 interface SegmentArgs {
   model: string;
@@ -27,6 +27,8 @@ interface SegmentArgs {
   "max-memory-frames": number;
   optimization: "none" | "freeze" | "inference";
   progress: boolean;
+  quiet: boolean;
+  json: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
   command: "segment",
   describe: "segment a video (folder of frames or video file) with STCN from a first-frame mask (one palette PNG per frame)",
   builder: (y) =>
-    y
+    withJson(y)
       .option("model", { type: "string", demandOption: true, describe: "STCN TorchScript archive (torchscript/export_stcn.py)" })
       .option("frames", { type: "string", describe: "folder of frames (*.jpg|*.jpeg|*.png, sorted by name)" })
       .option("video", { type: "string", describe: "video file (any container/codec ffmpeg reads); frame i is written as %05d i" })
@@ -64,7 +66,8 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         default: "inference" as const,
         describe: "TorchScript optimization at load time",
       })
-      .option("progress", { type: "boolean", default: true, describe: "show a progress bar (stderr)" })
+      .option("progress", { type: "boolean", default: true, describe: "progress on stderr: a bar on a terminal, plain lines otherwise" })
+      .option("quiet", { type: "boolean", default: false, describe: "same as --no-progress" })
       .check((a) => {
         if (!a.mask && !a.masks) throw new StcnError("ERR_STCN_ARGUMENT", "give --mask FIRST.png and/or --masks DIR");
         if ((a.frames === undefined) === (a.video === undefined)) throw new StcnError("ERR_STCN_ARGUMENT", "give exactly one of --frames DIR and --video FILE");
@@ -80,23 +83,17 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       }),
   handler: async (args) => {
     const model = await Stcn.load(args.model, { device: args.device, half: args.half, optimization: args.optimization });
-    const bar = args.progress
-      ? new cliProgress.SingleBar(
-          { format: "segment |{bar}| {value}/{total} frames | {fps} FPS", stream: process.stderr, hideCursor: true, clearOnComplete: false },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
+    const bar = createProgress({ quiet: !args.progress || args.quiet });
     let started = false;
     const t0 = performance.now();
     try {
       const onFrame = (frame: { index: number }, total: number): void => {
-        if (!bar) return;
         if (!started) {
-          bar.start(total, 0, { fps: "-" });
+          bar.start("segment: frames", total);
           started = true;
         }
         const seconds = (performance.now() - t0) / 1000;
-        bar.update(frame.index + 1, { fps: ((frame.index + 1) / seconds).toFixed(2) });
+        bar.update(frame.index + 1, `${((frame.index + 1) / seconds).toFixed(2)} FPS`);
       };
       const track = {
         topK: args["top-k"],
@@ -128,7 +125,22 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         result = await segmentFolder(model, { ...track, frames: args.frames as string, out: args.out as string });
         into = args.out as string;
       }
-      bar?.stop();
+      bar.stop();
+      if (args.json) {
+        printJson("segment", {
+          frames: result.frames,
+          width: result.width,
+          height: result.height,
+          workingSize: result.workingSize,
+          objectIds: result.objectIds,
+          outputs: into.split(", "),
+          computeSeconds: result.computeSeconds,
+          fps: result.fps,
+          totalSeconds: result.totalSeconds,
+          endToEndFps: result.endToEndFps,
+        });
+        return;
+      }
       console.log(
         `segmented ${result.frames} frames (${result.width}x${result.height}, working ${result.workingSize.width}x${result.workingSize.height}, ` +
           `${result.objectIds.length} object(s): ${result.objectIds.join(", ")}) into ${into}`,
@@ -138,7 +150,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
           `end-to-end ${result.totalSeconds.toFixed(3)} s ${result.endToEndFps.toFixed(3)} FPS`,
       );
     } finally {
-      bar?.stop();
+      bar.stop();
       model.dispose();
     }
   },
