@@ -1,4 +1,4 @@
-// npm run prebuild [-- --out DIR] [--flavour cpu|cuda]: builds the portable addon (STCN_PORTABLE=ON:
+// npm run build:prebuild [-- --out DIR] [--flavour cpu|cuda]: builds the portable addon (STCN_PORTABLE=ON:
 // rpath $ORIGIN only) with cmake-js in build-prebuild/ and lays it out the way prebuildify does
 // (prebuildify has no cmake-js backend):
 //   DIR/prebuilds/<platform>-<arch>/stcn-node.napi.<flavour>.node   the addon
