@@ -7,6 +7,7 @@
 // npm shows a hook's output only on failure; `npm install --foreground-scripts` shows the stages.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,8 +33,8 @@ if (!forceSource) {
 rmSync(join(root, "build"), { recursive: true, force: true });
 say("building from source with cmake-js (needs cmake, a C++17 compiler and LibTorch)");
 
-const cmakeJs = join(root, "node_modules", ".bin", "cmake-js");
-const cmakeJsBin = existsSync(cmakeJs) ? cmakeJs : "cmake-js";
+// cmake-js is a dependency: resolved like any module (hoisted or not), run with this Node.
+const cmakeJs = createRequire(import.meta.url).resolve("cmake-js/bin/cmake-js");
 const log = [];
 
 function fail(stage, status) {
@@ -51,7 +52,7 @@ function fail(stage, status) {
 
 function run(args, onLine) {
   return new Promise((resolve) => {
-    const child = spawn(cmakeJsBin, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cmakeJs, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let pending = "";
     const take = (chunk) => {
       const text = chunk.toString();
