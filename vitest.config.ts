@@ -21,6 +21,7 @@ const groups: Record<string, string[]> = {
     "test/check.test.ts",
     "test/davis-errors.test.ts",
     "test/davis-reader.test.ts",
+    "test/libtorch-match.test.ts",
     "test/demo-generator.test.ts",
     "test/study-report.test.ts",
     "test/view-scan.test.ts",

@@ -1,5 +1,6 @@
-// npm run build:prebuild [-- --out DIR] [--flavour cpu|cuda]: builds the portable addon (STCN_PORTABLE=ON:
-// rpath $ORIGIN only) with cmake-js in build-prebuild/ and lays it out the way prebuildify does
+// npm run build:prebuild [-- --out DIR] [--flavour cpu|cuda]: builds the addon with cmake-js in build/
+// (incremental: the same build as `npm run build:native`, which links the portable copy
+// stcn-portable.node, rpath $ORIGIN only, next to stcn.node) and lays it out the way prebuildify does
 // (prebuildify has no cmake-js backend):
 //   DIR/prebuilds/<platform>-<arch>/stcn-node.napi.<flavour>.node   the addon
 //   DIR/prebuilds/<platform>-<arch>/stcn-node.napi.<flavour>.json   what it was built against
@@ -20,14 +21,14 @@ const arg = (name) => {
 };
 const outRoot = resolve(arg("--out") ?? root);
 const wantedFlavour = arg("--flavour");
-const buildDir = join(root, "build-prebuild");
+const buildDir = join(root, "build");
 
-console.log(`prebuild: compiling the portable addon in ${buildDir} (log: build-prebuild.log)`);
-const build = spawnSync(
-  join(root, "node_modules", ".bin", "cmake-js"),
-  ["compile", "--out", "build-prebuild", "--CDSTCN_PORTABLE=ON"],
-  { cwd: root, encoding: "utf8", maxBuffer: 1 << 28 },
-);
+console.log(`prebuild: building the addon in ${buildDir} (log: build-prebuild.log)`);
+const build = spawnSync(join(root, "node_modules", ".bin", "cmake-js"), ["compile", "--out", "build"], {
+  cwd: root,
+  encoding: "utf8",
+  maxBuffer: 1 << 28,
+});
 writeFileSync(join(root, "build-prebuild.log"), `${build.stdout ?? ""}${build.stderr ?? ""}`);
 if (build.status !== 0) {
   console.error("prebuild: cmake-js build failed (see build-prebuild.log)");
@@ -40,7 +41,7 @@ if (wantedFlavour && meta.flavour !== wantedFlavour) {
   );
   process.exit(1);
 }
-const addon = join(buildDir, "Release", "stcn.node");
+const addon = join(buildDir, "Release", "stcn-portable.node");
 const loader = join(buildDir, "Release", "stcn-loader.node");
 const dynamic = execFileSync("readelf", ["-d", addon], { encoding: "utf8" });
 const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)]

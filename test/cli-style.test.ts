@@ -44,6 +44,30 @@ describe("stcn --version", () => {
   });
 });
 
+describe("help", () => {
+  const commands = ["segment", "annotate", "evaluate", "crf", "boxes-to-davis", "reproduce", "report", "view", "export", "export stcn", "export dino", "demo", "info", "smoke"];
+  it("shows defaults as a person writes them (no float noise, no absolute install paths) and each choice once", () => {
+    for (const command of commands) {
+      const r = stcn([...command.split(" "), "--help"]);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).not.toMatch(/\d\.\d{5,}/);
+      expect(r.stdout, command).not.toContain(repoRoot);
+      // A choice list appears in [choices: ...] only, not again in the option's or command's description.
+      for (const line of r.stdout.split("\n")) {
+        const m = /\[choices: ([^\]]+)\]/.exec(line);
+        if (!m) continue;
+        const values = (m[1] as string).split(", ").map((v) => v.replace(/"/g, ""));
+        const described = line.slice(0, m.index);
+        expect(values.filter((v) => v.length > 2 && described.includes(v)).length < values.length || values.length < 2, `${command}: ${line}`).toBe(true);
+      }
+    }
+    const annotate = stcn(["annotate", "--help"]).stdout;
+    expect(annotate).toMatch(/--gt-prob .*\[default: 0\.9091\]/);
+    // The methods are listed by --method's [choices: ...], not again in the command's description.
+    expect(annotate.split("\n")[2]).not.toMatch(/maskrcnn|pointrend|lost/);
+  });
+});
+
 describe("usage errors: one line, see: stcn <command> --help, exit 2", () => {
   const cases: Array<[string[], string, RegExp]> = [
     [["segment", "--frames", "x", "--mask", "m.png", "--out", "o"], "segment", /Missing required argument: model/],
@@ -58,6 +82,7 @@ describe("usage errors: one line, see: stcn <command> --help, exit 2", () => {
     [["info", "--bogus"], "info", /Unknown argument: bogus/],
     [["smoke", "--bogus"], "smoke", /Unknown argument: bogus/],
     [["report"], "report", /Not enough non-option arguments/],
+    [["view"], "view", /Not enough non-option arguments/],
     [["evaluate", "--davis", "d", "--results", "r", "--workers", "1.5"], "evaluate", /--workers must be an integer/],
   ];
   for (const [args, command, pattern] of cases) {

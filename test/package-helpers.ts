@@ -13,7 +13,7 @@ export const pkg = JSON.parse(execFileSync(process.execPath, ["-p", "JSON.string
   version: string;
 };
 
-/** Builds the cpu prebuild into prebuilds/ (incremental in build-prebuild/). */
+/** Builds the cpu prebuild into prebuilds/ (an incremental build in build/). */
 export function ensurePrebuild(): void {
   execFileSync(process.execPath, [join(repoRoot, "scripts", "prebuild.js"), "--flavour", "cpu"], { cwd: repoRoot, stdio: "pipe", timeout: 900_000 });
 }

@@ -132,6 +132,24 @@ describe("npm install of the tarball into an empty project, with cmake and the c
     expect(existsSync(join(out, "contact-sheet.png"))).toBe(true);
   });
 
+  it("a LibTorch that does not match the prebuild: one line naming what was found, what is needed, the fix", () => {
+    const fake = tempDir("stcn-fake-libtorch-");
+    mkdirSync(join(fake, "lib"));
+    writeFileSync(join(fake, "lib", "libtorch.so"), "");
+    mkdirSync(join(fake, "share", "cmake", "Torch"), { recursive: true });
+    writeFileSync(join(fake, "share", "cmake", "Torch", "TorchConfigVersion.cmake"), 'set(PACKAGE_VERSION "2.5.1")\n');
+    const r = spawnSync(process.execPath, [join(installed(), "dist", "cli.js"), "info"], { cwd: project, env: { ...env, LIBTORCH: fake }, encoding: "utf8" });
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^stcn: no usable LibTorch for the cpu prebuild of stcn-node: it needs LibTorch 1\.13\.\d+ \(cpu, C\+\+11 ABI 1, libtorch\.so\.1\.13 /);
+    expect(lines[0]).toContain(`found: LIBTORCH=${fake}: version 2.5.1; fix: apt-get install libtorch-dev (LibTorch 1.13), or build from source`);
+    expect(lines[0]).toMatch(/`npm rebuild stcn-node`.* \[ERR_STCN_ADDON_LOAD\]$/);
+    const cuda = spawnSync(process.execPath, [join(installed(), "dist", "cli.js"), "info"], { cwd: project, env: { ...env, STCN_FLAVOUR: "cuda" }, encoding: "utf8" });
+    expect(cuda.status).toBe(1);
+    expect(cuda.stderr.trim()).toMatch(/^stcn: STCN_FLAVOUR=cuda: stcn-node has no cuda prebuild for linux-x64 \(it has: cpu\); fix: .* \[ERR_STCN_ADDON_LOAD\]$/);
+  });
+
   it("node_modules/stcn-node is within its size budget", () => {
     const total = folderSize(installed());
     const model = folderSize(join(installed(), "models"));

@@ -50,4 +50,10 @@ const cli = yargs(hideBin(process.argv))
     reportUsage(message);
   });
 cli.command(commands);
-await cli.parseAsync();
+try {
+  await cli.parseAsync();
+} catch (error) {
+  // A command whose handler throws synchronously does not always reach .fail(): same one line here.
+  reportCliError(error);
+  process.exit(exitCodeFor(error));
+}

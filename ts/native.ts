@@ -12,7 +12,7 @@
  *     libtorch.ts finds one (LIBTORCH, a Python's torch, the system), and the first-stage loader
  *     (`stcn-loader.napi.node`) dlopens that LibTorch before the addon is loaded (docs/install.md).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
@@ -162,6 +162,16 @@ function prebuildCandidates(): { node: string; meta: PrebuildMeta }[] {
  */
 function loadPrebuild(require: NodeRequire): NativeAddon | undefined {
   const candidates = prebuildCandidates();
+  const explicit = process.env.STCN_FLAVOUR;
+  if (candidates.length === 0 && explicit) {
+    const dir = join(packageRoot, "prebuilds", `${process.platform}-${process.arch}`);
+    const present = existsSync(dir) ? readdirSync(dir).filter((f) => /^stcn-node\.napi\.\w+\.node$/.test(f)).map((f) => f.split(".")[2]) : [];
+    throw new StcnError(
+      "ERR_STCN_ADDON_LOAD",
+      `STCN_FLAVOUR=${explicit}: stcn-node has no ${explicit} prebuild for ${process.platform}-${process.arch} (it has: ${present.join(", ") || "none"}); ` +
+        `fix: unset STCN_FLAVOUR, or ${REBUILD_HINT}`,
+    );
+  }
   if (candidates.length === 0) return undefined;
   const { found, notes } = findLibTorch();
   const rejected: string[] = [];
