@@ -14,7 +14,7 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
   handler: (args) => {
     const info = runtimeInfo();
     if (args.json) {
-      printJson("info", info);
+      printJson("info", { ...info, libtorchRoute: info.libtorchRoute ?? null, libtorchDir: info.libtorchDir ?? null, cxx11Abi: info.cxx11Abi ?? null });
       return;
     }
     console.log(`stcn-node      ${packageVersion()}`);
