@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // Native suites run in forked processes (a crash fails one file, not the runner), one file at a time
 // on this 2-core machine so timing-sensitive tests (event loop) are not starved.
 //
-// Four groups (vitest projects), each runnable alone with `npm run test:<group>`:
+// Five groups (vitest projects), each runnable alone with `npm run test:<group>`:
 // - unit:   pure TypeScript, no addon, no Python;
 // - native: the addon (LibTorch), without numeric comparison against a reference implementation;
 // - parity: every float tolerance of the suite: numbers compared with reference implementations
@@ -13,12 +13,15 @@ import { defineConfig } from "vitest/config";
 //           capped at AVX2, so a tolerance measured on one CPU cannot turn another CPU's run red;
 //           `npm run test:audit` prints the worst value each bound has seen at both (docs/testing.md).
 // - browser: the result viewer in a real headless Chromium (Debian's chromium, playwright-core).
+// - package: the package as users get it (npm pack, install of the tarball with the toolchain
+//            disabled, the prebuild, consumer typings, the CLI's style rules; docs/install.md).
 const groups: Record<string, string[]> = {
   unit: [
     "test/architecture.test.ts",
     "test/check.test.ts",
     "test/davis-errors.test.ts",
     "test/davis-reader.test.ts",
+    "test/libtorch-match.test.ts",
     "test/demo-generator.test.ts",
     "test/queue-payload.test.ts",
     "test/study-report.test.ts",
@@ -42,6 +45,7 @@ const groups: Record<string, string[]> = {
     "test/stcn-tracker.test.ts",
   ],
   browser: ["test/view-browser.test.ts"],
+  package: ["test/package.test.ts", "test/package-source.test.ts", "test/cli-style.test.ts"],
 };
 const grouped = Object.values(groups).flat();
 
@@ -58,6 +62,7 @@ export default defineConfig({
       { extends: true, test: { name: "native", include: ["test/**/*.test.ts"], exclude: grouped } },
       { extends: true, test: { name: "parity", include: groups.parity } },
       { extends: true, test: { name: "browser", include: groups.browser } },
+      { extends: true, test: { name: "package", include: groups.package } },
     ],
   },
 });

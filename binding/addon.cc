@@ -62,6 +62,11 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cuda", stcn::builtWithCuda());
   out.Set("libtorch", stcn::libtorchVersion());
   out.Set("napiVersion", NAPI_VERSION);
+#ifdef STCN_CXX11_ABI
+  out.Set("cxx11Abi", STCN_CXX11_ABI);
+#else
+  out.Set("cxx11Abi", _GLIBCXX_USE_CXX11_ABI);
+#endif
   return out;
 }
 

@@ -55,8 +55,10 @@ describe("stcn demo (generated clip)", () => {
     expect(Math.max(...res.data)).toBeGreaterThan(0);
     const meta = await sharp(join(out, "contact-sheet.png")).metadata();
     expect(meta.format).toBe("png");
-    // 2 rows (ground truth, result) x 6 columns of 160x128 frames with 4 px gaps.
-    expect([meta.width, meta.height]).toEqual([6 * 160 + 7 * 4, 2 * 128 + 3 * 4]);
+    // 6 rows (frames 0, 6, 12, 17, 23, 29; label column of "frame 12" at 2x the 5x7 font + 4 px
+    // margins) x 3 columns (GT, ours, overlay) of 160x128 frames with 4 px gaps, under a header row.
+    const labelW = "frame 12".length * 12 - 2 + 8;
+    expect([meta.width, meta.height]).toEqual([labelW + 3 * (160 + 4) + 4, 14 + 8 + 6 * (128 + 4) + 4]);
     const overlay = await sharp(join(out, "overlays", seq, "00015.jpg")).metadata();
     expect([overlay.width, overlay.height]).toEqual([160, 128]);
   });
@@ -65,7 +67,8 @@ describe("stcn demo (generated clip)", () => {
     const seq = "synth-002027";
     const own = join(tempDir("stcn-demo-own-"), "out");
     const r = run(["demo", "--frames", join(out, "frames", seq), "--mask", join(out, "masks-gt", seq, "00000.png"), "--out", own]);
-    expect(r.stderr).toBe("");
+    // stderr holds only progress lines ("demo: ..."), no warning or error.
+    expect(r.stderr.trim().split("\n").every((l) => l.startsWith("demo: ")), r.stderr).toBe(true);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("J&F is not computed");
     expect(r.stdout.trim().split("\n").pop()).toMatch(/^demo: J&F n\/a \(no ground truth for your clip\) FPS \d+\.\d$/);
@@ -80,10 +83,12 @@ describe("stcn demo (generated clip)", () => {
 });
 
 describe("stcn demo errors", () => {
-  it("--frames without --mask: one line, exit 1", () => {
+  it("--frames without --mask: one line, exit 2", () => {
     const r = run(["demo", "--frames", "/nonexistent", "--out", tempDir()]);
-    expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe("stcn: a clip of your own needs --frames DIR or --video FILE, and --mask FIRST.png [ERR_STCN_ARGUMENT]");
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      "stcn: a clip of your own needs --frames DIR or --video FILE, and --mask FIRST.png [ERR_STCN_ARGUMENT]; see: stcn demo --help",
+    );
   });
 
   it("a missing model names the file", () => {
@@ -95,7 +100,7 @@ describe("stcn demo errors", () => {
 
   it("bad seeds are refused", () => {
     const r = run(["demo", "--seeds", "9-3", "--out", tempDir()]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain("seed range 9-3 is empty [ERR_STCN_ARGUMENT]");
   });
 });

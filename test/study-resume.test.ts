@@ -37,7 +37,7 @@ describe("stcn reproduce resume", () => {
   const runToEnd = (out: string, extra: string[] = []) => {
     const r = spawnSync(process.execPath, args(out, extra), { encoding: "utf8", maxBuffer: 64 << 20 });
     expect(r.status, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as Summary;
+    return (JSON.parse(r.stdout) as { result: Summary }).result;
   };
 
   /** Starts a run and sends `signal` once the second sequence (judo) has written `afterFrames` frames. */

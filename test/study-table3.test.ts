@@ -54,7 +54,7 @@ describe("stcn reproduce --table 3", () => {
   it("skips only the method whose model is missing, with one line", () => {
     const skipLines = stderr.split("\n").filter((l) => l.includes("skipped ("));
     expect(skipLines).toEqual(["table 3 pointrend: skipped (no pointrend model given (--pointrend))"]);
-    const summary = JSON.parse(stdout) as { complete: boolean; units: Array<{ method: string; sequence: string; status: string; frames: number }> };
+    const summary = (JSON.parse(stdout) as { result: { complete: boolean; units: Array<{ method: string; sequence: string; status: string; frames: number }> } }).result;
     expect(summary.complete).toBe(true);
     expect(summary.units.map((u) => `${u.method}/${u.sequence}/${u.status}`)).toEqual([
       "gt/judo/computed",
@@ -159,11 +159,11 @@ describe("stcn reproduce --table 3", () => {
     ] as const) {
       const target = join(dir, `refused-${videos.length}`);
       const r = run(["reproduce", "--something-else", fx.annotations, "--something-frames", fx.frames, "--videos", videos, "--stcn", models().stcn, "--out", target]);
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(2);
       const lines = r.stderr.trim().split("\n");
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(message);
-      expect(lines[0]).toMatch(/^stcn: .* \[ERR_STCN_ARGUMENT\]$/);
+      expect(lines[0]).toMatch(/^stcn: .* \[ERR_STCN_ARGUMENT\]; see: stcn reproduce --help$/);
       expect(existsSync(target)).toBe(false);
     }
   });

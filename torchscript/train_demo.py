@@ -185,13 +185,12 @@ def run_demo_cli(model_path: str, seeds: str, mem_every: int) -> Dict:
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="stcn-demo-eval-")
-    report = os.path.join(tmp, "results.json")
     cmd = ["node", os.path.join(ROOT, "dist", "cli.js"), "demo", "--model", model_path, "--seeds", seeds,
-           "--mem-every", str(mem_every), "--out", tmp, "--json", report, "--quiet"]
+           "--mem-every", str(mem_every), "--out", tmp, "--json", "--quiet"]
     print(" ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-    with open(report) as fh:
-        return json.load(fh)
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    # One JSON document on stdout: {"stcn", "command", "result"} (docs/cli.md).
+    return json.loads(done.stdout)["result"]
 
 
 def evaluate_heldout(out: str, seeds: str, train_seeds: str, val_seeds: str, mem_every_candidates: List[int]) -> Dict:

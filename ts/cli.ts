@@ -5,7 +5,7 @@
  */
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { reportCliError } from "./cli/common.js";
+import { exitCodeFor, packageVersion, reportCliError, reportUsage } from "./cli/common.js";
 import { setTrustedModelDir } from "./trust.js";
 
 // Each command module is typed with its own argument shape; yargs takes them as CommandModule<object, any>.
@@ -40,7 +40,8 @@ const cli = yargs(hideBin(process.argv))
   .recommendCommands()
   .demandCommand(1, "name a command (stcn --help lists them)")
   .help()
-  .version()
+  // Our version from our package.json (yargs' default reads the one nearest the current directory).
+  .version(packageVersion())
   .option("trusted-models", {
     type: "string",
     global: true,
@@ -49,13 +50,20 @@ const cli = yargs(hideBin(process.argv))
   .middleware((a) => {
     if (typeof a["trusted-models"] === "string") setTrustedModelDir(a["trusted-models"]);
   })
-  .fail((message, error, y) => {
-    if (error) reportCliError(error);
-    else {
-      y.showHelp();
-      console.error(`\nstcn: ${message}`);
+  // A usage problem (missing or bad option, unknown command) is one line + `see: stcn <command> --help`,
+  // exit 2; an error from a command is one line, exit 1 (2 for ERR_STCN_ARGUMENT). See ts/cli/common.ts.
+  .fail((message, error) => {
+    if (error) {
+      reportCliError(error);
+      process.exit(exitCodeFor(error));
     }
-    process.exit(1);
+    reportUsage(message);
   });
 cli.command(commands);
-await cli.parseAsync();
+try {
+  await cli.parseAsync();
+} catch (error) {
+  // A command whose handler throws synchronously does not always reach .fail(): same one line here.
+  reportCliError(error);
+  process.exit(exitCodeFor(error));
+}

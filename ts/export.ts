@@ -101,13 +101,15 @@ export const exporters: Record<string, ExporterSpec> = {
 export interface RunExporterOptions {
   /** Interpreter with torch/torchvision. */
   python?: string;
-  /** Where the script's stdout/stderr go (default: inherited). */
+  /** Where the script's stdout/stderr go (default: inherited). Ignored when `onLine` is given. */
   stdio?: "inherit" | "pipe";
   /**
    * Stream the script's stderr (warnings, a failure's Python traceback) as it comes. Default false:
    * stderr is kept, and a failure is reported in one line with the script's final error line.
    */
   verbose?: boolean;
+  /** Receives every line the script prints on stdout (and on stderr with `verbose`), instead of inheriting them. */
+  onLine?: (line: string) => void;
 }
 
 /** The last line of a Python traceback (`ValueError: ...`), or the last non-empty stderr line. */
@@ -145,13 +147,27 @@ export async function runExporter(name: string, values: Record<string, unknown>,
   if (!existsSync(script)) throw new StcnError("ERR_STCN_INTERNAL", `exporter script missing: ${script}`);
   const python = options.python ?? process.env.STCN_PYTHON ?? "/usr/bin/python3";
   const args = [script, ...exporterArgs(spec, values)];
-  const stdio = options.stdio ?? "inherit";
+  const onLine = options.onLine;
+  const stdio = onLine ? "pipe" : (options.stdio ?? "inherit");
   await new Promise<void>((resolve, reject) => {
     const child = spawn(python, args, { stdio: stdio === "inherit" ? ["ignore", "inherit", "pipe"] : ["ignore", "pipe", "pipe"] });
     let stderr = "";
+    const pending = { out: "", err: "" };
+    const lines = (key: "out" | "err", text: string): void => {
+      if (!onLine) return;
+      const parts = (pending[key] + text).split("\n");
+      pending[key] = parts.pop() ?? "";
+      for (const line of parts) if (line.trim()) onLine(line);
+    };
+    child.stdout?.on("data", (chunk: Buffer) => lines("out", chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
-      if (stdio === "inherit" && options.verbose) process.stderr.write(text);
+      // stderr (warnings, a traceback) is shown only with `verbose`; otherwise its last error line
+      // ends the one-line failure message.
+      if (options.verbose) {
+        if (onLine) lines("err", text);
+        else if (stdio === "inherit") process.stderr.write(text);
+      }
       stderr = (stderr + text).slice(-8000);
     });
     child.on("error", (error) => {

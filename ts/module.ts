@@ -5,7 +5,6 @@
 import { withCallerStack } from "./errors.js";
 import { native, type NativeModule, type NativeTensor } from "./native.js";
 import { Tensor, type Device } from "./tensor.js";
-import { disposeSymbol } from "./lifetime.js";
 import { trustedModelPath } from "./trust.js";
 
 /** A value that crosses the boundary: tensors, numbers, booleans, strings, lists/tuples, dicts. */
@@ -113,7 +112,7 @@ export class Module {
     this.native.dispose();
   }
 
-  [disposeSymbol](): void {
+  [Symbol.dispose](): void {
     this.dispose();
   }
 }

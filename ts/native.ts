@@ -4,17 +4,21 @@
  *
  * Resolution order (first that exists wins; a load failure is reported, never skipped silently):
  *  1. `STCN_ADDON_PATH` (a .node file), for development and debugging;
- *  2. `build/Release/stcn.node` (a local build: `npm run build`);
- *  3. `prebuilds/<platform>-<arch>/stcn-node.napi.<flavour>.node`, flavour from `STCN_FLAVOUR`
- *     ("cuda" or "cpu"), else cuda when an NVIDIA driver is present and a cuda prebuild exists, else cpu;
- *  4. whatever node-gyp-build finds.
+ *  2. `build/Release/stcn.node` (built on this machine: a checkout's `npm run build`, or an install
+ *     that found no usable prebuild and built from source); it records its LibTorch as an rpath;
+ *  3. `prebuilds/<platform>-<arch>/stcn-node.napi.<flavour>.node` (prebuildify's layout), flavour
+ *     from `STCN_FLAVOUR` ("cuda" or "cpu"), else cuda then cpu when an NVIDIA driver is present,
+ *     else cpu. A prebuild has no absolute rpath: its sidecar `.json` says which LibTorch it needs,
+ *     libtorch.ts finds one (LIBTORCH, a Python's torch, the system), and the first-stage loader
+ *     (`stcn-loader.napi.node`) dlopens that LibTorch before the addon is loaded (docs/install.md).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StcnError } from "./errors.js";
+import { findLibTorch, fixCommand, mismatch, preloadList, type FoundLibTorch, type PrebuildMeta } from "./libtorch.js";
 import type { NativeStcnModel, NativeStcnSessionClass } from "./stcn/native-types.js";
 
 /** @internal */
@@ -53,6 +57,8 @@ export interface NativeBuildInfo {
   cuda: boolean;
   libtorch: string;
   napiVersion: number;
+  /** Absent in addons built before it was recorded. */
+  cxx11Abi?: number;
 }
 
 /** @internal The addon's exports. Later features add their functions here. */
@@ -99,77 +105,139 @@ export interface NativeAddon {
 /** Root of the installed package (the folder holding package.json). */
 export const packageRoot: string = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-let addon: NativeAddon | undefined;
-let addonPath: string | undefined;
-
-function candidatePaths(): string[] {
-  const explicit = process.env.STCN_ADDON_PATH;
-  if (explicit) return [explicit];
-  const out = [join(packageRoot, "build", "Release", "stcn.node")];
-  const dir = join(packageRoot, "prebuilds", `${process.platform}-${process.arch}`);
-  if (existsSync(dir)) {
-    const files = readdirSync(dir).filter((f) => f.endsWith(".node"));
-    const wanted = process.env.STCN_FLAVOUR ?? (existsSync("/proc/driver/nvidia/version") ? "cuda" : "cpu");
-    const order = wanted === "cuda" ? ["cuda", "cpu"] : ["cpu"];
-    for (const flavour of order) {
-      for (const f of files) if (f.split(".").includes(flavour)) out.push(join(dir, f));
-    }
-  }
-  return out;
+/** How the loaded addon was found: its file, and for a prebuild the LibTorch preloaded for it. @internal */
+export interface LoadedAddon {
+  path: string;
+  /** "env" (STCN_ADDON_PATH), "source" (build/Release: built on this machine) or "prebuild". */
+  kind: "env" | "source" | "prebuild";
+  libtorch?: FoundLibTorch;
 }
+
+let addon: NativeAddon | undefined;
+let loaded: LoadedAddon | undefined;
+
+const REBUILD_HINT = "or build from source against the LibTorch you have: `npm rebuild stcn-node` (needs cmake and g++)";
 
 /**
  * LibTorch's own default can be a single thread (OpenMP builds without OMP_NUM_THREADS); we use
  * STCN_NUM_THREADS, else OMP_NUM_THREADS, else every available core.
  */
-function configure(loaded: NativeAddon): NativeAddon {
+function configure(lib: NativeAddon): NativeAddon {
   const requested = Number(process.env.STCN_NUM_THREADS ?? process.env.OMP_NUM_THREADS ?? availableParallelism());
-  if (Number.isInteger(requested) && requested > 0) loaded.setNumThreads(requested);
-  return loaded;
+  if (Number.isInteger(requested) && requested > 0) lib.setNumThreads(requested);
+  return lib;
 }
 
-/** Loads (once) and returns the native addon. Throws ERR_STCN_ADDON_LOAD with what was tried. */
+function loadFailed(path: string, error: unknown): StcnError {
+  const why = ((error as Error).message ?? String(error)).split("\n")[0];
+  return new StcnError(
+    "ERR_STCN_ADDON_LOAD",
+    `cannot load the stcn-node addon ${path}: ${why}; fix: \`npm rebuild stcn-node\` (builds it against the LibTorch found: LIBTORCH, a Python's torch, or Debian's libtorch-dev)`,
+    { cause: error },
+  );
+}
+
+/** The prebuilds for this platform, in the order to try them (see the file comment). */
+function prebuildCandidates(): { node: string; meta: PrebuildMeta }[] {
+  const dir = join(packageRoot, "prebuilds", `${process.platform}-${process.arch}`);
+  if (!existsSync(dir)) return [];
+  const explicit = process.env.STCN_FLAVOUR;
+  if (explicit !== undefined && explicit !== "cpu" && explicit !== "cuda") {
+    throw new StcnError("ERR_STCN_ADDON_LOAD", `STCN_FLAVOUR=${explicit}: expected cpu or cuda`);
+  }
+  const order = explicit ? [explicit] : existsSync("/proc/driver/nvidia/version") ? ["cuda", "cpu"] : ["cpu"];
+  const out: { node: string; meta: PrebuildMeta }[] = [];
+  for (const flavour of order) {
+    const node = join(dir, `stcn-node.napi.${flavour}.node`);
+    const json = join(dir, `stcn-node.napi.${flavour}.json`);
+    if (existsSync(node) && existsSync(json)) out.push({ node, meta: JSON.parse(readFileSync(json, "utf8")) as PrebuildMeta });
+  }
+  return out;
+}
+
+/**
+ * Picks a prebuild and the LibTorch for it, preloads that LibTorch through the first-stage loader,
+ * then loads the addon. Returns undefined when this platform has no prebuild; throws one line naming
+ * what was found, what is needed and the fix when none can be used.
+ */
+function loadPrebuild(require: NodeRequire): NativeAddon | undefined {
+  const candidates = prebuildCandidates();
+  const explicit = process.env.STCN_FLAVOUR;
+  if (candidates.length === 0 && explicit) {
+    const dir = join(packageRoot, "prebuilds", `${process.platform}-${process.arch}`);
+    const present = existsSync(dir) ? readdirSync(dir).filter((f) => /^stcn-node\.napi\.\w+\.node$/.test(f)).map((f) => f.split(".")[2]) : [];
+    throw new StcnError(
+      "ERR_STCN_ADDON_LOAD",
+      `STCN_FLAVOUR=${explicit}: stcn-node has no ${explicit} prebuild for ${process.platform}-${process.arch} (it has: ${present.join(", ") || "none"}); ` +
+        `fix: unset STCN_FLAVOUR, or ${REBUILD_HINT}`,
+    );
+  }
+  if (candidates.length === 0) return undefined;
+  const { found, notes } = findLibTorch();
+  const rejected: string[] = [];
+  for (const { node, meta } of candidates) {
+    for (const lib of found) {
+      const why = mismatch(lib, meta);
+      if (why !== undefined) {
+        rejected.push(`${lib.route}: ${why}`);
+        continue;
+      }
+      try {
+        const loader = require(join(dirname(node), "stcn-loader.napi.node")) as { preload(paths: string[]): void };
+        loader.preload(preloadList(lib, meta));
+        const loadedAddon = configure(require(node) as NativeAddon);
+        loaded = { path: node, kind: "prebuild", libtorch: lib };
+        return loadedAddon;
+      } catch (error) {
+        throw loadFailed(node, error);
+      }
+    }
+  }
+  const first = candidates[0] as { meta: PrebuildMeta };
+  const seen = [...new Set(rejected)].concat(notes);
+  throw new StcnError(
+    "ERR_STCN_ADDON_LOAD",
+    `no usable LibTorch for the ${first.meta.flavour} prebuild of stcn-node: it needs LibTorch ${first.meta.libtorch} ` +
+      `(${first.meta.flavour}, C++11 ABI ${first.meta.cxx11Abi}, ${first.meta.needed.join(" ")}); found: ${seen.join("; ") || "nothing"}; ` +
+      `fix: ${fixCommand(first.meta)}, ${REBUILD_HINT}`,
+  );
+}
+
+/** Loads (once) and returns the native addon. Throws ERR_STCN_ADDON_LOAD (one line) when it cannot. */
 export function native(): NativeAddon {
   if (addon) return addon;
   const require = createRequire(import.meta.url);
-  const tried: string[] = [];
-  for (const candidate of candidatePaths()) {
-    if (!existsSync(candidate)) {
-      tried.push(`${candidate} (absent)`);
-      continue;
+  const explicit = process.env.STCN_ADDON_PATH;
+  const local = join(packageRoot, "build", "Release", "stcn.node");
+  const direct = explicit ? { path: explicit, kind: "env" as const } : existsSync(local) ? { path: local, kind: "source" as const } : undefined;
+  if (direct) {
+    if (!existsSync(direct.path)) {
+      throw new StcnError("ERR_STCN_ADDON_LOAD", `STCN_ADDON_PATH=${direct.path}: no such file`);
     }
     try {
-      addon = configure(require(candidate) as NativeAddon);
-      addonPath = candidate;
-      return addon;
+      addon = configure(require(direct.path) as NativeAddon);
     } catch (error) {
-      throw new StcnError(
-        "ERR_STCN_ADDON_LOAD",
-        `cannot load the stcn-node addon ${candidate}: ${(error as Error).message}\n` +
-          "It links against LibTorch at the path it was built with; rebuild with `npm run build` " +
-          "(LibTorch from LIBTORCH, CMAKE_PREFIX_PATH or Debian's libtorch-dev).",
-        { cause: error },
-      );
+      throw loadFailed(direct.path, error);
     }
-  }
-  try {
-    const nodeGypBuild = require("node-gyp-build") as { path(dir: string): string };
-    const found = nodeGypBuild.path(packageRoot);
-    addon = configure(require(found) as NativeAddon);
-    addonPath = found;
+    loaded = direct;
     return addon;
-  } catch {
-    tried.push("node-gyp-build: no matching prebuild");
   }
+  addon = loadPrebuild(require);
+  if (addon) return addon;
   throw new StcnError(
     "ERR_STCN_ADDON_LOAD",
-    `no stcn-node native addon for ${process.platform}-${process.arch} (Node-API 8). Tried:\n  ${tried.join("\n  ")}\n` +
-      "Build it with `npm run build` (needs cmake, g++ and LibTorch: apt-get install libtorch-dev, or LIBTORCH=/path/to/libtorch).",
+    `no stcn-node native addon for ${process.platform}-${process.arch} (no prebuild, no build/Release/stcn.node); fix: \`npm rebuild stcn-node\` (needs cmake, g++ and LibTorch: apt-get install libtorch-dev cmake g++)`,
   );
 }
 
 /** The path of the loaded addon file (loads it if needed). */
 export function nativePath(): string {
   native();
-  return addonPath as string;
+  return (loaded as LoadedAddon).path;
+}
+
+/** How the addon was found (loads it if needed). @internal */
+export function nativeOrigin(): LoadedAddon {
+  native();
+  return loaded as LoadedAddon;
 }

@@ -1,6 +1,6 @@
 /** Process-wide LibTorch settings and facts. */
 import { checkInteger } from "./check.js";
-import { native, nativePath } from "./native.js";
+import { native, nativeOrigin } from "./native.js";
 
 /** Sets LibTorch's intra-op thread count (the number of cores is a good value). */
 export function setNumThreads(n: number): void {
@@ -48,7 +48,15 @@ export interface RuntimeInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   addonPath: string;
+  /** "prebuild" (shipped binary), "source" (built on this machine) or "env" (STCN_ADDON_PATH). */
+  addonKind: "prebuild" | "source" | "env";
+  /** For a prebuild: where its LibTorch was found (`LIBTORCH=...`, `python <exe>`, `system`) and its folder. */
+  libtorchRoute?: string;
+  libtorchDir?: string;
+  /** cpu or cuda: the LibTorch the addon was built against. */
   flavour: string;
+  /** _GLIBCXX_USE_CXX11_ABI the addon was built with. */
+  cxx11Abi?: number;
   napiVersion: number;
   node: string;
 }
@@ -57,13 +65,17 @@ export interface RuntimeInfo {
 export function runtimeInfo(): RuntimeInfo {
   const addon = native();
   const build = addon.buildInfo();
+  const origin = nativeOrigin();
   return {
     libtorch: addon.libtorchVersion(),
     threads: addon.getNumThreads(),
     cudaAvailable: addon.cudaAvailable(),
     cudaDevices: addon.cudaDeviceCount(),
-    addonPath: nativePath(),
+    addonPath: origin.path,
+    addonKind: origin.kind,
+    ...(origin.libtorch ? { libtorchRoute: origin.libtorch.route, libtorchDir: origin.libtorch.libDir } : {}),
     flavour: build.flavour,
+    ...(build.cxx11Abi !== undefined ? { cxx11Abi: build.cxx11Abi } : {}),
     napiVersion: build.napiVersion,
     node: process.version,
   };

@@ -8,7 +8,6 @@
  */
 import { StcnError, withCallerStack } from "./errors.js";
 import { native, type NativeTensor } from "./native.js";
-import { disposeSymbol } from "./lifetime.js";
 
 /** Element types a tensor can hold. */
 export type DType =
@@ -147,7 +146,7 @@ export class Tensor {
     this.native.dispose();
   }
 
-  [disposeSymbol](): void {
+  [Symbol.dispose](): void {
     this.dispose();
   }
 }

@@ -20,6 +20,7 @@ import {
   type ChannelOrder,
   type DetectorAnnotateFileResult,
 } from "../annotators/detector.js";
+import { createProgress, printJson, shownDefault, type Progress } from "./common.js";
 import { LOST_CRF_DEFAULTS, lostAnnotateFile, type LostAnnotateFileResult, type LostCrfOptions, type LostFeature } from "../annotators/lost.js";
 import { checkOutputFile } from "../io/fs-errors.js";
 
@@ -35,6 +36,7 @@ interface AnnotateArgs {
   out: string;
   device: string;
   json: boolean;
+  quiet: boolean;
   as: "mask" | "box";
   // detectors
   gtMask?: string;
@@ -65,7 +67,8 @@ export const annotateOptions = {
   frames: { type: "string", demandOption: true, describe: "frames folder (frame 0 = first image sorted by name) or one image" },
   out: { type: "string", demandOption: true, describe: "output first-frame label PNG (palette)" },
   device: { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" },
-  json: { type: "boolean", default: false, describe: "print a JSON summary" },
+  json: { type: "boolean", default: false, describe: 'print one JSON document on stdout: {"stcn", "command", "result"} (docs/cli.md)' },
+  quiet: { type: "boolean", default: false, describe: "no progress on stderr" },
   as: {
     choices: ["mask", "box"] as const,
     default: "mask",
@@ -95,7 +98,7 @@ export const annotateOptions = {
   objects: { type: "number", default: 1, describe: "objects to find (LOST repeated on the remaining patches); 1 = the published LOST" },
   feature: { type: "string", choices: ["k", "q", "v"], default: "k", describe: "last-block DINO features compared by LOST" },
   "k-patches": { type: "number", default: 100, describe: "LOST candidate patches (lowest degree)" },
-  "gt-prob": { type: "number", default: LOST_CRF_DEFAULTS.gtProb, describe: "probability of the LOST label in the CRF unary" },
+  "gt-prob": { type: "number", default: LOST_CRF_DEFAULTS.gtProb, defaultDescription: shownDefault(LOST_CRF_DEFAULTS.gtProb), describe: "probability of the LOST label in the CRF unary" },
   "crf-iterations": { type: "number", default: LOST_CRF_DEFAULTS.iterations, describe: "mean-field iterations" },
   "sxy-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.sxyGaussian, describe: "Gaussian (smoothness) kernel sxy, pixels" },
   "compat-gaussian": { type: "number", default: LOST_CRF_DEFAULTS.compatGaussian, describe: "Gaussian kernel Potts weight" },
@@ -108,7 +111,7 @@ export const annotateOptions = {
 function printDetector(method: string, result: DetectorAnnotateFileResult, json: boolean): void {
   const done = result;
   if (json) {
-    console.log(JSON.stringify({ frame: done.frame, out: done.out, method, detections: result.detections, detectorMs: result.detectorMs, objects: result.objects }));
+    printJson("annotate", { frame: done.frame, out: done.out, method, detections: result.detections, detectorMs: result.detectorMs, objects: result.objects });
     return;
   }
   console.log(`${method}: ${result.detections} detection(s) on ${done.frame} (${result.width}x${result.height})`);
@@ -138,7 +141,7 @@ function printLost(result: LostAnnotateFileResult, json: boolean): void {
     timings: { ...result.timings, ...(result.crfTiming ? { crfMs: result.crfTiming.totalMs } : {}) },
   };
   if (json) {
-    console.log(JSON.stringify(summary));
+    printJson("annotate", summary);
     return;
   }
   const parts = summary.objects.map((o) => `object ${o.id}: seed (${o.seed.join(",")}), ${o.patches} patches, box [${o.box.join(",")}]`);
@@ -152,7 +155,7 @@ function printLost(result: LostAnnotateFileResult, json: boolean): void {
 /** yargs validates the options (choices, demanded ones); the handler reads them camel-cased as {@link AnnotateArgs}. */
 export const annotateCommand: CommandModule = {
   command: "annotate",
-  describe: "first-frame masks: --method maskrcnn|pointrend (matched to --gt-mask boxes, or --no-gt) | lost | lost-crf",
+  describe: "first-frame masks from a detector (matched to --gt-mask boxes, or --no-gt) or from LOST on DINO (no labels)",
   builder: (y) =>
     y
       // --frames or --video: neither is demanded by itself.
@@ -172,15 +175,17 @@ export const annotateCommand: CommandModule = {
   handler: async (raw) => {
     const a = raw as unknown as AnnotateArgs;
     await checkOutputFile(a.out, "--out");
-    if (a.video === undefined) return annotate(a, a.frames as string);
+    const progress = createProgress({ quiet: a.quiet });
+    if (a.video === undefined) return annotate(a, a.frames as string, progress);
     // The annotators read one image file: the video's frame goes to a private temporary PNG.
+    progress.start(`annotate: reading frame ${a.startFrame ?? 0} of ${a.video}`);
     const frame = await readVideoFrame(a.video, a.startFrame ?? 0);
     const tmp = await mkdtemp(join(tmpdir(), "stcn-annotate-"));
     try {
       // Named after the video and frame, so the annotator's messages say which frame it read.
       const path = join(tmp, `${basename(a.video)}.frame-${String(frame.index).padStart(5, "0")}.png`);
       await writeFileAtomic(path, await encodeRgb(frame));
-      await annotate(a, path);
+      await annotate(a, path, progress);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -188,7 +193,8 @@ export const annotateCommand: CommandModule = {
 };
 
 /** Runs the chosen method on one frame (a folder or an image file) and prints its summary. */
-async function annotate(a: AnnotateArgs, frames: string): Promise<void> {
+async function annotate(a: AnnotateArgs, frames: string, progress: Progress): Promise<void> {
+  progress.start(`annotate: ${a.method} on ${frames} (loading ${a.model}, running on ${a.device})`);
   const common = { model: a.model, frames, out: a.out, device: a.device, as: a.as };
   if (a.method === "maskrcnn" || a.method === "pointrend") {
     if (a.gt !== false && !a.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
@@ -203,6 +209,7 @@ async function annotate(a: AnnotateArgs, frames: string): Promise<void> {
       ...(a.gtMask !== undefined ? { gtMask: a.gtMask } : {}),
       ...(a.scoreThreshold !== undefined ? { scoreThreshold: a.scoreThreshold } : {}),
     });
+    progress.stop();
     printDetector(a.method, done, a.json);
     return;
   }
@@ -217,5 +224,6 @@ async function annotate(a: AnnotateArgs, frames: string): Promise<void> {
     ...(a.threads !== undefined ? { threads: a.threads } : {}),
   };
   const done = await lostAnnotateFile({ ...common, method: a.method, objects: a.objects, feature: a.feature, kPatches: a.kPatches, crf });
+  progress.stop();
   printLost(done, a.json);
 }

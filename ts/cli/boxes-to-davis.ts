@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { boxesToDavis } from "../davis/boxes-to-davis.js";
+import { printJson, withJson } from "./common.js";
 
 interface BoxesArgs {
   annotations: string;
@@ -10,6 +11,7 @@ interface BoxesArgs {
   videos?: string;
   set: string;
   overwrite: boolean;
+  json: boolean;
 }
 
 /**
@@ -20,7 +22,7 @@ export const boxesToDavisCommand: CommandModule<object, BoxesArgs> = {
   command: "boxes-to-davis",
   describe: "Something-Else annotations.json boxes -> DAVIS-like root of 480p box masks",
   builder: (y) =>
-    y
+    withJson(y)
       .option("annotations", { type: "string", demandOption: true, describe: "Something-Else annotations.json" })
       .option("out", { type: "string", demandOption: true, describe: "output DAVIS-like root" })
       .option("frames", { type: "string", describe: "original frames folder: <frames>/<video>/<NNNN>.jpg (sizes and 480p JPEGs)" })
@@ -46,6 +48,10 @@ export const boxesToDavisCommand: CommandModule<object, BoxesArgs> = {
       set: args.set,
       overwrite: args.overwrite,
     });
+    if (args.json) {
+      printJson("boxes-to-davis", result);
+      return;
+    }
     for (const v of result.videos) {
       console.log(`${v.video}: ${v.frames} box mask(s), ${v.originalWidth}x${v.originalHeight} -> ${v.width}x${v.height}`);
     }

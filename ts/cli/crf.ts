@@ -5,6 +5,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { readRgb } from "../io/image.js";
 import { encodeGreyPng, readLabelPng } from "../io/png.js";
 import { checkOutputFile } from "../io/fs-errors.js";
+import { printJson, withJson } from "./common.js";
 
 interface CrfArgs {
   image: string;
@@ -22,6 +23,7 @@ interface CrfArgs {
   "out-prob"?: string;
   timing: boolean;
   threads?: number;
+  json: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export const crfCommand: CommandModule<object, CrfArgs> = {
   command: "crf",
   describe: "refine a label map with a dense CRF (pydensecrf semantics); writes an 8-bit greyscale label PNG",
   builder: (y) =>
-    y
+    withJson(y)
       .option("image", { type: "string", demandOption: true, describe: "RGB image (PNG/JPEG/...)" })
       .option("mask", { type: "string", demandOption: true, describe: "label map: indexed or 8-bit greyscale PNG" })
       .option("n-labels", { type: "number", describe: "number of labels (default: max label + 1, or max label with --zero-unsure)" })
@@ -86,6 +88,17 @@ export const crfCommand: CommandModule<object, CrfArgs> = {
       writes.push(writeFileAtomic(args["out-prob"], new Uint8Array(result.q.buffer, result.q.byteOffset, result.q.byteLength)));
     }
     await Promise.all(writes);
+    if (args.json) {
+      printJson("crf", {
+        out: args.out,
+        outProb: args["out-prob"] ?? null,
+        width: result.width,
+        height: result.height,
+        nLabels,
+        timing: result.timing,
+      });
+      return;
+    }
     if (args.timing) {
       const t = result.timing;
       console.log(`crf_ms=${(t.unaryMs + t.setupMs + t.inferenceMs).toFixed(2)}`);

@@ -1,9 +1,9 @@
 import type { CommandModule } from "yargs";
-import { writeFileAtomic } from "../io/atomic.js";
 import { formatDavisTables } from "../davis/evaluate.js";
 import { DEMO_DEFAULT_SEED, DEMO_MODEL_PATH, DEMO_SIZE, demoSummary, runDemo } from "../demo/demo.js";
 import { parseSeeds } from "../demo/seeds.js";
-import { checkOutputFile, ensureWritableDir } from "../io/fs-errors.js";
+import { ensureWritableDir } from "../io/fs-errors.js";
+import { createProgress, printJson, withJson } from "./common.js";
 
 interface DemoArgs {
   out: string;
@@ -19,7 +19,7 @@ interface DemoArgs {
   "top-k": number;
   "mem-every"?: number;
   device: string;
-  json?: string;
+  json: boolean;
   quiet: boolean;
 }
 
@@ -34,9 +34,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   command: "demo",
   describe: "segment a generated video with the bundled demo model and score it (or --frames/--mask: your clip)",
   builder: (y) =>
-    y
+    withJson(y)
       .option("out", { type: "string", default: "stcn-demo", describe: "output folder" })
-      .option("model", { type: "string", default: DEMO_MODEL_PATH, describe: "STCN TorchScript archive" })
+      .option("model", { type: "string", default: DEMO_MODEL_PATH, defaultDescription: "the bundled models/demo/stcn-demo.pt", describe: "STCN TorchScript archive" })
       .option("seed", { type: "number", default: DEMO_DEFAULT_SEED, describe: "seed of the generated clip" })
       .option("seeds", { type: "string", describe: "several generated clips: A-B or a comma list (overrides --seed)" })
       .option("length", { type: "number", default: 30, describe: "frames per generated clip" })
@@ -48,12 +48,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("top-k", { type: "number", default: 20, describe: "top-k of the memory read" })
       .option("mem-every", { type: "number", describe: "frames with index % N == 0 become memory (default: the model's recommendation, else 5)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
-      .option("json", { type: "string", describe: "also write the results as JSON to this file" })
-      .option("quiet", { type: "boolean", default: false, describe: "print only the summary line" }),
+      .option("quiet", { type: "boolean", default: false, describe: "no progress; print only the summary line" }),
   handler: async (args) => {
-    const log = args.quiet ? () => undefined : (line: string) => console.log(line);
+    const progress = createProgress({ quiet: args.quiet });
     await ensureWritableDir(args.out, "--out", false);
-    if (args.json) await checkOutputFile(args.json, "--json");
     const result = await runDemo({
       out: args.out,
       model: args.model,
@@ -67,31 +65,28 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       topK: args["top-k"],
       memEvery: args["mem-every"],
       device: args.device,
-      onProgress: log,
+      onProgress: (line) => progress.line(`demo: ${line}`),
     });
+    progress.stop();
+    if (args.json) {
+      printJson("demo", {
+        out: result.out,
+        model: result.model,
+        clips: result.clips,
+        global: result.evaluation?.global ?? null,
+        objects: result.evaluation?.objects.map((o) => ({ name: o.name, jMean: o.jMean, fMean: o.fMean })) ?? [],
+        fps: result.fps,
+        memEvery: result.memEvery,
+        contactSheet: result.contactSheet,
+      });
+      return;
+    }
+    const log = args.quiet ? () => undefined : (line: string) => console.log(line);
     log(`model ${result.model} (mem-every ${result.memEvery}, top-k ${args["top-k"]}, working size ${args.size})`);
     if (result.evaluation) log(formatDavisTables(result.evaluation));
     else log("your clip has no ground truth: J&F is not computed");
     if (args.video) log(`wrote ${result.out}/masks/clip/, ${result.out}/overlay.mp4 and ${result.contactSheet}`);
     else log(`wrote ${result.out}/{frames,${result.evaluation ? "masks-gt," : ""}masks,overlays}/ and ${result.contactSheet}`);
-    if (args.json) {
-      const g = result.evaluation?.global ?? null;
-      await writeFileAtomic(
-        args.json,
-        JSON.stringify(
-          {
-            model: result.model,
-            clips: result.clips,
-            global: g,
-            objects: result.evaluation?.objects.map((o) => ({ name: o.name, jMean: o.jMean, fMean: o.fMean })) ?? [],
-            fps: result.fps,
-            memEvery: result.memEvery,
-          },
-          null,
-          1,
-        ) + "\n",
-      );
-    }
     console.log(demoSummary(result));
   },
 };

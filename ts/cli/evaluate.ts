@@ -3,6 +3,7 @@ import { StcnError } from "../errors.js";
 import { evaluateDavis, formatDavisTables } from "../davis/evaluate.js";
 import type { DavisResolution } from "../davis/reader.js";
 import { ensureWritableDir } from "../io/fs-errors.js";
+import { createProgress, printJson, withJson } from "./common.js";
 
 interface EvaluateArgs {
   davis: string;
@@ -14,6 +15,7 @@ interface EvaluateArgs {
   resolution: string;
   workers?: number;
   quiet: boolean;
+  json: boolean;
 }
 
 /**
@@ -24,7 +26,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: "evaluate",
   describe: "DAVIS 2017 J&F of a results folder (official toolkit numbers and CSVs)",
   builder: (y) =>
-    y
+    withJson(y)
       .option("davis", { type: "string", demandOption: true, describe: "DAVIS root (JPEGImages/, Annotations/, ImageSets/)" })
       .option("results", { type: "string", demandOption: true, describe: "results folder: <results>/<sequence>/<frame>.png" })
       .option("set", { type: "string", default: "val", describe: "ImageSets/2017/<set>.txt to evaluate" })
@@ -38,7 +40,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option("out", { type: "string", describe: "folder for the CSVs (default: the results folder, as the official tool)" })
       .option("resolution", { type: "string", default: "480p", choices: ["480p", "Full-Resolution"], describe: "annotation resolution folder" })
       .option("workers", { type: "number", describe: "worker threads (default: none up to 300 frames, else one per core; 0 = main thread only)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print only the global table" }),
+      .option("quiet", { type: "boolean", default: false, describe: "no progress; print only the global table" }),
   handler: async (args) => {
     let sequences: string[] | undefined;
     if (args.sequences !== undefined) {
@@ -53,6 +55,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
     // The CSVs' folder must be writable before anything is evaluated.
     await ensureWritableDir(args.out ?? args.results, args.out ? "--out" : "--results (where the CSVs go)", false);
+    const progress = createProgress({ quiet: args.quiet });
+    let started = false;
     const evaluation = await evaluateDavis({
       davisRoot: args.davis,
       resultsPath: args.results,
@@ -64,7 +68,25 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       workers: args.workers,
       // A command-line process has nothing else on its event loop: small evaluations run inline.
       blocking: true,
+      onProgress: (done, total) => {
+        if (!started) {
+          progress.start("evaluate: frames", total);
+          started = true;
+        }
+        progress.update(done);
+      },
     });
+    progress.stop();
+    if (args.json) {
+      printJson("evaluate", {
+        global: evaluation.global,
+        objects: evaluation.objects,
+        files: evaluation.files ?? null,
+        seconds: evaluation.seconds,
+        workers: evaluation.workers,
+      });
+      return;
+    }
     const tables = formatDavisTables(evaluation);
     console.log(args.quiet ? (tables.split("\n\n")[0] as string) : tables);
     if (evaluation.files) {

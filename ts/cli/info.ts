@@ -1,31 +1,30 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { CommandModule } from "yargs";
-import { packageRoot } from "../native.js";
 import { runtimeInfo } from "../runtime.js";
+import { packageVersion, printJson, withJson } from "./common.js";
 
 interface InfoArgs {
   json: boolean;
 }
 
-/** `stcn info`: LibTorch version, threads, CUDA, addon path and build flavour. */
+/** `stcn info`: version, LibTorch (version, where it was found), threads, CUDA, addon path and build flavour. */
 export const infoCommand: CommandModule<object, InfoArgs> = {
   command: "info",
   describe: "print the native runtime: LibTorch version, threads, CUDA, addon path and flavour",
-  builder: (y) => y.option("json", { type: "boolean", default: false, describe: "print JSON" }),
+  builder: (y) => withJson(y),
   handler: (args) => {
     const info = runtimeInfo();
     if (args.json) {
-      console.log(JSON.stringify(info, null, 2));
+      printJson("info", { ...info, libtorchRoute: info.libtorchRoute ?? null, libtorchDir: info.libtorchDir ?? null, cxx11Abi: info.cxx11Abi ?? null });
       return;
     }
-    const { version } = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string };
-    console.log(`stcn-node      ${version}`);
-    console.log(`LibTorch       ${info.libtorch}`);
+    console.log(`stcn-node      ${packageVersion()}`);
+    console.log(`LibTorch       ${info.libtorch}${info.libtorchRoute ? ` (${info.libtorchRoute}: ${info.libtorchDir})` : ""}`);
     console.log(`threads        ${info.threads}`);
     console.log(`CUDA           ${info.cudaAvailable ? `available (${info.cudaDevices} device(s))` : "unavailable"}`);
-    console.log(`addon          ${info.addonPath}`);
-    console.log(`build flavour  ${info.flavour} (Node-API ${info.napiVersion})`);
+    console.log(`addon          ${info.addonPath} (${info.addonKind})`);
+    console.log(
+      `build flavour  ${info.flavour} (Node-API ${info.napiVersion}${info.cxx11Abi !== undefined ? `, C++11 ABI ${info.cxx11Abi}` : ""})`,
+    );
     console.log(`node           ${info.node}`);
   },
 };

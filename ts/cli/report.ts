@@ -6,6 +6,7 @@
 import type { CommandModule } from "yargs";
 import { writeStudyReport, type StudyReport } from "../study/report.js";
 import { ensureWritableDir } from "../io/fs-errors.js";
+import { createProgress, printJson, withJson, withQuiet } from "./common.js";
 
 /** The tables as the CLI prints them: one line per row, percent J&F / J / F beside the study's. */
 export function formatStudyTables(report: StudyReport): string {
@@ -28,20 +29,20 @@ export function formatStudyTables(report: StudyReport): string {
 interface ReportArgs {
   out: string;
   json: boolean;
+  quiet: boolean;
 }
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: "report <out>",
   describe: "rebuild report.md / report.json / chart.svg / table-N.csv of a stcn reproduce output folder (finished or partial)",
   builder: (y) =>
-    y
-      .positional("out", { type: "string", demandOption: true, describe: "the --out folder of stcn reproduce" })
-      .option("json", { type: "boolean", default: false, describe: "print report.json instead of the tables" }),
+    withQuiet(withJson(y)).positional("out", { type: "string", demandOption: true, describe: "the --out folder of stcn reproduce" }),
   handler: async (args) => {
+    const progress = createProgress({ quiet: args.quiet });
     await ensureWritableDir(args.out, "the --out folder", false);
-    const report = await writeStudyReport(args.out, { onEvent: (e) => console.error(`evaluating table ${e.table} ${e.method} (${e.sequences} sequence(s))`) });
+    const report = await writeStudyReport(args.out, { onEvent: (e) => progress.line(`evaluating table ${e.table} ${e.method} (${e.sequences} sequence(s))`) });
     if (args.json) {
-      console.log(JSON.stringify(report));
+      printJson("report", report);
       return;
     }
     console.log(formatStudyTables(report));

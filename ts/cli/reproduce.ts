@@ -5,6 +5,7 @@
 import cliProgress from "cli-progress";
 import type { Argv, CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
+import { printJson } from "./common.js";
 import { formatStudyTables } from "./report.js";
 import { reproduceStudy, type PlannedUnit, type ReproduceStudyOptions, type StudyEvent } from "../study/study.js";
 import { STUDY_METHODS, methodTitle, type StudyMethod, type StudyTable } from "../study/tables.js";
@@ -36,6 +37,7 @@ interface ReproduceArgs extends StudyArgs {
   force: boolean;
   json: boolean;
   progress: boolean;
+  quiet: boolean;
 }
 
 /** "a, b" -> ["a", "b"]; undefined stays undefined; an empty list is refused naming the option. */
@@ -235,15 +237,19 @@ export const reproduceCommand: CommandModule = {
   builder: (y) =>
     studyOptions(y)
       .option("force", { type: "boolean", default: false, describe: "redo finished sequences too" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary (units computed or skipped, rows) on stdout" })
+      .option("json", { type: "boolean", default: false, describe: 'print one JSON document on stdout: {"stcn", "command", "result": {out, complete, units, tables}} (docs/cli.md)' })
       .option("progress", { type: "boolean", default: true, describe: "progress bars on a terminal, plain lines otherwise (--no-progress: only skips and warnings)" })
+      .option("quiet", { type: "boolean", default: false, describe: "same as --no-progress" })
+      .group(["davis", "set", "sequences"], "Tables 1 and 2:")
+      .group(["something-else", "something-frames", "videos"], "Table 3:")
+      .group(["stcn", "maskrcnn", "pointrend", "dino"], "Models:")
       .example("$0 reproduce --davis DAVIS --stcn stcn.pt --maskrcnn maskrcnn.pt --pointrend pointrend.pt --dino dino.pt --out study/", "Tables 1 and 2")
       .example("$0 reproduce --table 3 --something-else annotations.json --something-frames frames/ --stcn stcn.pt --dino dino.pt --out study/", "Table 3"),
   handler: async (raw) => {
     const a = raw as unknown as ReproduceArgs;
     const inputs = studyInputs(a);
     await ensureWritableDir(a.out, "--out", false);
-    const progress = progressRenderer(a.progress);
+    const progress = progressRenderer(a.progress && !a.quiet);
     try {
       const result = await withInterrupts((signal) => reproduceStudy({
         ...inputs,
@@ -254,7 +260,7 @@ export const reproduceCommand: CommandModule = {
       progress.stop();
       if (a.json) {
         const units = result.units.map((u) => ({ table: u.table, method: u.method, sequence: u.sequence, status: u.status, frames: u.marker.frames }));
-        console.log(JSON.stringify({ out: a.out, complete: result.report.complete, units, tables: result.report.tables.map((t) => ({ table: t.table, rows: t.rows })) }));
+        printJson("reproduce", { out: a.out, complete: result.report.complete, units, tables: result.report.tables.map((t) => ({ table: t.table, rows: t.rows })) });
       } else {
         console.log(formatStudyTables(result.report));
         console.log(`report: ${a.out}/report.md (and report.json, chart.svg, table-N.csv)`);

@@ -1,4 +1,3 @@
-import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { checkByteSize } from "../check.js";
 import { StcnError } from "../errors.js";
@@ -7,6 +6,7 @@ import { Stcn } from "../stcn/stcn.js";
 import { segmentFolder } from "../stcn/segment.js";
 import { segmentVideo } from "../video/segment.js";
 import { withInterrupts } from "./signals.js";
+import { createProgress, printJson, withJson } from "./common.js";
 
 interface SegmentArgs {
   model: string;
@@ -32,6 +32,8 @@ interface SegmentArgs {
   optimization: "none" | "freeze" | "inference";
   progress: boolean;
   overwrite: boolean;
+  quiet: boolean;
+  json: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
   command: "segment",
   describe: "segment a video (folder of frames or video file) with STCN from a first-frame mask (one palette PNG per frame)",
   builder: (y) =>
-    y
+    withJson(y)
       .option("model", { type: "string", demandOption: true, describe: "STCN TorchScript archive (torchscript/export_stcn.py)" })
       .option("frames", { type: "string", describe: "folder of frames (*.jpg|*.jpeg|*.png, sorted by name)" })
       .option("video", { type: "string", describe: "video file (any container/codec ffmpeg reads); frame i is written as %05d i" })
@@ -73,7 +75,8 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         default: "inference" as const,
         describe: "TorchScript optimization at load time",
       })
-      .option("progress", { type: "boolean", default: true, describe: "show a progress bar (stderr)" })
+      .option("progress", { type: "boolean", default: true, describe: "progress on stderr: a bar on a terminal, plain lines otherwise" })
+      .option("quiet", { type: "boolean", default: false, describe: "same as --no-progress" })
       .option("overwrite", { type: "boolean", default: false, describe: "write into a --out folder that already holds files" })
       .check((a) => {
         if (!a.mask && !a.masks) throw new StcnError("ERR_STCN_ARGUMENT", "give --mask FIRST.png and/or --masks DIR");
@@ -92,23 +95,17 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
     // --out must be writable (and empty unless --overwrite) before the model is even loaded.
     if (args.out) await checkOutputFolder(args.out, { overwrite: args.overwrite, name: "--out", keep: false });
     const model = await Stcn.load(args.model, { device: args.device, half: args.half, optimization: args.optimization });
-    const bar = args.progress
-      ? new cliProgress.SingleBar(
-          { format: "segment |{bar}| {value}/{total} frames | {fps} FPS", stream: process.stderr, hideCursor: true, clearOnComplete: false },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
+    const bar = createProgress({ quiet: !args.progress || args.quiet });
     let started = false;
     const t0 = performance.now();
     try {
       const onFrame = (frame: { index: number }, total: number): void => {
-        if (!bar) return;
         if (!started) {
-          bar.start(total, 0, { fps: "-" });
+          bar.start("segment: frames", total);
           started = true;
         }
         const seconds = (performance.now() - t0) / 1000;
-        bar.update(frame.index + 1, { fps: ((frame.index + 1) / seconds).toFixed(2) });
+        bar.update(frame.index + 1, `${((frame.index + 1) / seconds).toFixed(2)} FPS`);
       };
       const track = {
         topK: args["top-k"],
@@ -143,7 +140,22 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         result = await withInterrupts((signal) => segmentFolder(model, { ...track, signal, frames: args.frames as string, out: args.out as string }));
         into = args.out as string;
       }
-      bar?.stop();
+      bar.stop();
+      if (args.json) {
+        printJson("segment", {
+          frames: result.frames,
+          width: result.width,
+          height: result.height,
+          workingSize: result.workingSize,
+          objectIds: result.objectIds,
+          outputs: into.split(", "),
+          computeSeconds: result.computeSeconds,
+          fps: result.fps,
+          totalSeconds: result.totalSeconds,
+          endToEndFps: result.endToEndFps,
+        });
+        return;
+      }
       console.log(
         `segmented ${result.frames} frames (${result.width}x${result.height}, working ${result.workingSize.width}x${result.workingSize.height}, ` +
           `${result.objectIds.length} object(s): ${result.objectIds.join(", ")}) into ${into}`,
@@ -153,7 +165,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
           `end-to-end ${result.totalSeconds.toFixed(3)} s ${result.endToEndFps.toFixed(3)} FPS`,
       );
     } finally {
-      bar?.stop();
+      bar.stop();
       model.dispose();
     }
   },

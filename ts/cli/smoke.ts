@@ -7,9 +7,11 @@ import { StcnError } from "../errors.js";
 import { loadModule } from "../module.js";
 import { packageRoot } from "../native.js";
 import { Tensor } from "../tensor.js";
+import { printJson, withJson } from "./common.js";
 
 interface SmokeArgs {
   python: string;
+  json: boolean;
 }
 
 /**
@@ -21,7 +23,7 @@ export const smokeCommand: CommandModule<object, SmokeArgs> = {
   command: "smoke",
   describe: "export a tiny model with Python, run it through the addon, print the timing",
   builder: (y) =>
-    y.option("python", {
+    withJson(y).option("python", {
       type: "string",
       default: process.env.STCN_PYTHON ?? "/usr/bin/python3",
       describe: "Python interpreter with torch (STCN_PYTHON)",
@@ -47,7 +49,9 @@ export const smokeCommand: CommandModule<object, SmokeArgs> = {
       const out = y.toTypedArray() as Float32Array;
       let sum = 0;
       for (const v of out) sum += v;
-      console.log(
+      if (args.json) printJson("smoke", { device: module.device, shape: y.shape, mean: sum / out.length, ms });
+      else
+        console.log(
         `smoke: tiny conv net ran on ${module.device}: output ${JSON.stringify(y.shape)} mean ${(sum / out.length).toFixed(6)} in ${ms.toFixed(1)} ms`,
       );
       x.dispose();

@@ -8,7 +8,8 @@
  *   masks/<seq>/00000.png       STCN's masks (DAVIS palette)
  *   overlays/<seq>/00000.jpg    frame + mask colours + object outlines
  *   overlay.mp4                 the same as a video (a video of your own: `video`)
- *   contact-sheet.png           every clip: ground-truth row (when known) and result row
+ *   contact-sheet.png           6 frames per clip, one row each (labelled with the frame number):
+ *                               columns GT (when known), ours, overlay (labelled)
  *   davis/                      DAVIS root (links to frames/ and masks-gt/) the evaluator reads
  *   global_results-demo.csv, per-sequence_results-demo.csv   (generated clips)
  */
@@ -30,6 +31,7 @@ import { listFrames } from "../stcn/video.js";
 import { probeVideo } from "../video/probe.js";
 import { segmentVideo } from "../video/segment.js";
 import { DEFAULT_CLIP, frameFileName, generateClip } from "./generator.js";
+import { drawText, TEXT_HEIGHT_UNITS, textWidth } from "./label-text.js";
 
 /** The bundled demo model (trained by torchscript/train_demo.py on generated clips). */
 export const DEMO_MODEL_PATH: string = join(packageRoot, "models", "demo", "stcn-demo.pt");
@@ -113,26 +115,53 @@ function sheetIndices(count: number, columns: number): number[] {
   return Array.from({ length: columns }, (_, i) => Math.round((i * (count - 1)) / (columns - 1)));
 }
 
-async function contactSheet(rows: RgbImage[][], path: string): Promise<void> {
+/** One row of the contact sheet: a frame, its label (frame number) and one image per column. */
+interface SheetRow {
+  label: string;
+  cells: RgbImage[];
+}
+
+/** A label map in its palette's colours (background black), for the GT and ours columns. */
+function colourLabels(labels: Uint8Array, width: number, height: number, palette: Palette): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < labels.length; i++) {
+    const c = palette[labels[i] as number] ?? [255, 255, 255];
+    data[3 * i] = c[0];
+    data[3 * i + 1] = c[1];
+    data[3 * i + 2] = c[2];
+  }
+  return { data, width, height };
+}
+
+/**
+ * The contact sheet: a header row naming the columns (GT, ours, overlay), then one row per shown
+ * frame, labelled on the left with its frame number (and clip, when there are several).
+ */
+async function contactSheet(columns: string[], rows: SheetRow[], path: string): Promise<void> {
   const gap = 4;
-  const cellW = Math.max(...rows.flat().map((r) => r.width));
-  const cellH = Math.max(...rows.flat().map((r) => r.height));
-  const columns = Math.max(...rows.map((r) => r.length));
-  const width = columns * cellW + (columns + 1) * gap;
-  const height = rows.length * cellH + (rows.length + 1) * gap;
-  const composite = await Promise.all(
-    rows.flatMap((row, r) =>
-      row.map(async (img, c) => ({
-        input: await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer(),
-        left: gap + c * (cellW + gap),
-        top: gap + r * (cellH + gap),
-      })),
-    ),
-  );
-  const png = await sharp({ create: { width, height, channels: 3, background: { r: 24, g: 24, b: 24 } } })
-    .composite(composite)
-    .png()
-    .toBuffer();
+  const scale = 2;
+  const textH = TEXT_HEIGHT_UNITS * scale;
+  const cellW = Math.max(...rows.flatMap((r) => r.cells.map((c) => c.width)));
+  const cellH = Math.max(...rows.flatMap((r) => r.cells.map((c) => c.height)));
+  const labelW = Math.max(...rows.map((r) => textWidth(r.label, scale))) + 2 * gap;
+  const headerH = textH + 2 * gap;
+  const width = labelW + columns.length * (cellW + gap) + gap;
+  const height = headerH + rows.length * (cellH + gap) + gap;
+  const sheet: RgbImage = { data: new Uint8Array(width * height * 3).fill(24), width, height };
+  const white: [number, number, number] = [235, 235, 235];
+  const left = (c: number) => labelW + gap + c * (cellW + gap);
+  const top = (r: number) => headerH + r * (cellH + gap);
+  columns.forEach((name, c) => drawText(sheet, name, left(c) + Math.max(0, (cellW - textWidth(name, scale)) >> 1), gap, scale, white));
+  rows.forEach((row, r) => {
+    drawText(sheet, row.label, gap, top(r) + Math.max(0, (cellH - textH) >> 1), scale, white);
+    row.cells.forEach((img, c) => {
+      for (let y = 0; y < img.height; y++) {
+        const from = y * img.width * 3;
+        sheet.data.set(img.data.subarray(from, from + img.width * 3), ((top(r) + y) * width + left(c)) * 3);
+      }
+    });
+  });
+  const png = await sharp(sheet.data, { raw: { width, height, channels: 3 } }).png().toBuffer();
   await writeFileAtomic(path, new Uint8Array(png.buffer, png.byteOffset, png.byteLength));
 }
 
@@ -165,7 +194,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   });
   const memEvery = options.memEvery ?? recommendedMemEvery(model.metadata) ?? 5;
   const clips: DemoClip[] = [];
-  const sheetRows: RgbImage[][] = [];
+  const sheetRows: SheetRow[] = [];
+  let sheetColumns = ["ours", "overlay"];
   try {
     if (user && options.video !== undefined) {
       const name = "clip";
@@ -174,7 +204,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       const first = await readLabelPng(options.mask as string);
       const info = await probeVideo(options.video);
       const shown = sheetIndices(info.frameCount, 6);
-      const row: RgbImage[] = [];
       say(`segmenting ${info.frameCount} frames of ${options.video} (${info.width}x${info.height}, ${info.fps.toFixed(2)} fps)`);
       const result = await segmentVideo(model, {
         video: options.video,
@@ -185,10 +214,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         topK: options.topK,
         memEvery,
         onFrame: (frame) => {
-          if (shown.includes(frame.index)) row.push(overlay(frame.rgb, frame.labels, first.palette ?? palette));
+          if (!shown.includes(frame.index)) return;
+          const p = first.palette ?? palette;
+          sheetRows.push({
+            label: `frame ${frame.index}`,
+            cells: [colourLabels(frame.labels, frame.rgb.width, frame.rgb.height, p), overlay(frame.rgb, frame.labels, p)],
+          });
         },
       });
-      sheetRows.push(row);
       clips.push({ name, frames: result.frames, objects: result.objectIds.length, width: result.width, height: result.height, computeSeconds: result.computeSeconds });
     } else if (user) {
       const frames = await listFrames(options.frames as string);
@@ -207,15 +240,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       });
       const objects = result.objectIds.length;
       const shown = sheetIndices(frames.length, 6);
-      const row: RgbImage[] = [];
       for (const [t, f] of frames.entries()) {
         const rgb = await readRgb(f.path);
         const labels = (await readLabelPng(join(masksDir, `${f.stem}.png`))).data;
         const ov = overlay(rgb, labels, first.palette ?? palette);
         await writeFileAtomic(join(out, "overlays", name, `${f.stem}.jpg`), await encodeRgb(ov, "jpeg"));
-        if (shown.includes(t)) row.push(ov);
+        if (shown.includes(t)) sheetRows.push({ label: `frame ${t}`, cells: [colourLabels(labels, rgb.width, rgb.height, first.palette ?? palette), ov] });
       }
-      sheetRows.push(row);
       clips.push({ name, frames: result.frames, objects, width: result.width, height: result.height, computeSeconds: result.computeSeconds });
     } else {
       for (const seed of seeds) {
@@ -240,19 +271,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           memEvery,
         });
         const shown = sheetIndices(clip.frames.length, 6);
-        const gtRow: RgbImage[] = [];
-        const row: RgbImage[] = [];
+        sheetColumns = ["GT", "ours", "overlay"];
         for (let t = 0; t < clip.frames.length; t++) {
           const rgb = await readRgb(join(framesDir, frameFileName(t, "jpg")));
           const labels = (await readLabelPng(join(masksDir, frameFileName(t, "png")))).data;
           const ov = overlay(rgb, labels, palette);
           await writeFileAtomic(join(out, "overlays", clip.name, frameFileName(t, "jpg")), await encodeRgb(ov, "jpeg"));
           if (shown.includes(t)) {
-            row.push(ov);
-            gtRow.push(overlay(rgb, clip.masks[t] as Uint8Array, palette));
+            sheetRows.push({
+              label: seeds.length > 1 ? `clip ${seeds.indexOf(seed) + 1} #${t}` : `frame ${t}`,
+              cells: [colourLabels(clip.masks[t] as Uint8Array, clip.width, clip.height, palette), colourLabels(labels, clip.width, clip.height, palette), ov],
+            });
           }
         }
-        sheetRows.push(gtRow, row);
         clips.push({ name: clip.name, frames: result.frames, objects: clip.objects, width: clip.width, height: clip.height, computeSeconds: result.computeSeconds });
       }
     }
@@ -274,7 +305,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     evaluation = await evaluateDavis({ davisRoot: root, resultsPath: join(out, "masks"), set: "demo", sequences: clips.map((c) => c.name), out });
   }
   const sheet = join(out, "contact-sheet.png");
-  await contactSheet(sheetRows, sheet);
+  await contactSheet(sheetColumns, sheetRows, sheet);
   const frames = clips.reduce((s, c) => s + c.frames, 0);
   const seconds = clips.reduce((s, c) => s + c.computeSeconds, 0);
   return { out, model: modelPath, clips, evaluation, fps: frames / seconds, memEvery, contactSheet: sheet };

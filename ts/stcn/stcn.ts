@@ -15,7 +15,6 @@ import { withCallerStack } from "../errors.js";
 import { native } from "../native.js";
 import type { NativeStcnModel } from "./native-types.js";
 import { StcnTracker, type TrackOptions } from "./tracker.js";
-import { disposeSymbol } from "../lifetime.js";
 import { trustedModelPath } from "../trust.js";
 
 /** Options for {@link Stcn.load}. */
@@ -106,7 +105,7 @@ export class Stcn {
     this.native.dispose();
   }
 
-  [disposeSymbol](): void {
+  [Symbol.dispose](): void {
     this.dispose();
   }
 }

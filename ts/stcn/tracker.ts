@@ -29,7 +29,6 @@ import { getMaxImagePixels, readLabelPng, type LabelMap } from "../io/png.js";
 import { native } from "../native.js";
 import type { NativeStcnSession } from "./native-types.js";
 import type { Stcn } from "./stcn.js";
-import { disposeSymbol } from "../lifetime.js";
 
 /** A frame: a file path (decoded with sharp) or RGB bytes (`data[(y * width + x) * 3 + c]`). */
 export type FrameSource = string | RgbImage;
@@ -432,7 +431,7 @@ export class StcnTracker {
     this.session.dispose();
   }
 
-  [disposeSymbol](): void {
+  [Symbol.dispose](): void {
     this.dispose();
   }
 }

@@ -55,10 +55,13 @@ export async function renderBarChartSvg(data: readonly BarDatum[], options: BarC
 
 /**
  * Renders a Vega-Lite spec to an SVG string in Node (every chart of the package goes through here,
- * so they share one look: sans-serif text on white).
+ * so they share one look: sans-serif text on white). The spec is typed `object` in the signature so
+ * the published declarations do not pull in Vega's typings (which need the DOM library); callers
+ * build a `TopLevelSpec`.
  */
-export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
-  const styled = { $schema: "https://vega.github.io/schema/vega-lite/v5.json", ...spec, config: { font: "sans-serif", background: "white", ...spec.config } } as TopLevelSpec;
+export async function renderVegaLiteSvg(spec: object): Promise<string> {
+  const typed = spec as TopLevelSpec;
+  const styled = { $schema: "https://vega.github.io/schema/vega-lite/v5.json", ...typed, config: { font: "sans-serif", background: "white", ...typed.config } } as TopLevelSpec;
   const view = new View(parse(compile(styled).spec), { renderer: "none" });
   try {
     return await view.toSVG();
