@@ -33,6 +33,7 @@ void MemoryBank::clear() {
   nextSerial_ = 0;
   storedBytes_ = 0;
   positions_ = 0;
+  framePositions_ = 0;
   dropCache();
 }
 
@@ -40,6 +41,7 @@ void MemoryBank::forget(std::deque<Frame>::iterator frame) {
   storedBytes_ -= payloadBytes(frame->key) + payloadBytes(frame->values);
   positions_ -= frame->key.size(1);
   frames_.erase(frame);
+  if (frames_.empty()) framePositions_ = 0;
 }
 
 void MemoryBank::add(const at::Tensor& keyIn, const at::Tensor& valuesIn, MemoryKind kind) {
@@ -77,6 +79,7 @@ void MemoryBank::add(const at::Tensor& keyIn, const at::Tensor& valuesIn, Memory
   while (objects() < k) objectStart_.push_back(frame.serial);
   storedBytes_ += payloadBytes(frame.key) + payloadBytes(frame.values);
   positions_ += hw;
+  framePositions_ = hw;
   frames_.push_back(std::move(frame));
   enforceCap();
 }

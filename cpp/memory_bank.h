@@ -47,10 +47,12 @@ class MemoryBank {
 
   int64_t frames() const { return static_cast<int64_t>(frames_.size()); }
   int64_t objects() const { return static_cast<int64_t>(objectStart_.size()); }
-  // Bytes the bank holds at its peak: the stored frames (keys and values) plus the concatenations a
-  // read builds from them (the same bytes again, plus |m|^2: 4 bytes per memory position). Exact for
-  // the tensors' payloads; allocator overhead is not counted.
-  int64_t bytes() const { return 2 * storedBytes_ + 4 * positions_; }
+  // Bytes the bank holds at its peak, which is during a read: the stored frames (keys and values),
+  // the concatenations a read builds from them (the same bytes again, plus |m|^2: 4 bytes per memory
+  // position) and the read's float32 affinity [query positions, memory positions] (4 x hw bytes per
+  // memory position, hw = positions of one frame). All three grow with the number of memory frames;
+  // the budget bounds them together. Exact for the tensors' payloads; allocator overhead is not counted.
+  int64_t bytes() const { return 2 * storedBytes_ + 4 * positions_ * (1 + framePositions_); }
   void clear();
 
  private:
@@ -70,6 +72,7 @@ class MemoryBank {
   int64_t maxBytes_;
   int64_t storedBytes_ = 0;  // keys + values of frames_
   int64_t positions_ = 0;    // memory positions (sum of h*w over frames_)
+  int64_t framePositions_ = 0;  // h*w of one frame (every frame of a bank has the same), 0 when empty
   uint64_t nextSerial_ = 0;
   std::deque<Frame> frames_;
   std::vector<uint64_t> objectStart_;  // serial of each object's first memory frame

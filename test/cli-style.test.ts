@@ -45,7 +45,7 @@ describe("stcn --version", () => {
 });
 
 describe("help", () => {
-  const commands = ["segment", "annotate", "evaluate", "crf", "boxes-to-davis", "reproduce", "report", "view", "export", "export stcn", "export dino", "demo", "info", "smoke"];
+  const commands = ["segment", "annotate", "evaluate", "crf", "boxes-to-davis", "reproduce", "report", "view", "export", "export stcn", "export dino", "demo", "info", "smoke", "queue submit", "queue worker", "queue status", "queue wait"];
   it("shows defaults as a person writes them (no float noise, no absolute install paths) and each choice once", () => {
     for (const command of commands) {
       const r = stcn([...command.split(" "), "--help"]);
@@ -85,6 +85,8 @@ describe("usage errors: one line, see: stcn <command> --help, exit 2", () => {
     [["smoke", "--bogus"], "smoke", /Unknown argument: bogus/],
     [["report"], "report", /Not enough non-option arguments/],
     [["view"], "view", /Not enough non-option arguments/],
+    [["queue", "status"], "queue", /Not enough non-option arguments/],
+    [["queue", "submit", "--out", "o"], "queue", /Missing required argument: stcn/],
     [["evaluate", "--davis", "d", "--results", "r", "--workers", "1.5"], "evaluate", /--workers must be an integer/],
   ];
   for (const [args, command, pattern] of cases) {

@@ -46,7 +46,7 @@ function csvs(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".csv")) : [];
 }
 
-/** Library and CLI both refuse with `pattern`, exit != 0, one stderr line, no CSV anywhere. */
+/** Library and CLI both refuse with `pattern`, exit != 0, one error line on stderr, no CSV anywhere. */
 async function expectRefused(
   setup: (f: { root: string; results: string }) => void,
   pattern: RegExp,
@@ -68,10 +68,12 @@ async function expectRefused(
 
   const run = spawnSync(process.execPath, [cli, "evaluate", "--davis", f.root, "--results", f.results, ...extra], { encoding: "utf8" });
   expect(run.status).not.toBe(0);
+  // Progress lines ("evaluate: frames (N)") may come first; the error is one `stcn: ` line, and the last.
   const lines = run.stderr.trim().split("\n");
-  expect(lines.length, run.stderr).toBe(1);
-  expect(lines[0]).toMatch(/^stcn: /);
-  expect(lines[0]).toMatch(pattern);
+  const errors = lines.filter((l) => l.startsWith("stcn: "));
+  expect(errors.length, run.stderr).toBe(1);
+  expect(lines.at(-1)).toBe(errors[0]);
+  expect(errors[0]).toMatch(pattern);
   expect(csvs(f.results)).toEqual([]);
 }
 

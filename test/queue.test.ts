@@ -176,7 +176,9 @@ describe("stcn queue (BullMQ on redis-server)", () => {
   const status = (run: string) => {
     const r = runCli(["queue", "status", "--redis", url, run, "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as { counts: Record<string, number>; jobs: Array<{ sequence: string; state: string; attemptsStarted: number; attemptsMade: number; error?: string; job: string }>; failed: Array<{ sequence: string; error?: string; attemptsMade: number }> };
+    const doc = JSON.parse(r.stdout) as { stcn: string; command: string; result: unknown };
+    expect(doc.command).toBe("queue status");
+    return doc.result as { counts: Record<string, number>; jobs: Array<{ sequence: string; state: string; attemptsStarted: number; attemptsMade: number; error?: string; job: string }>; failed: Array<{ sequence: string; error?: string; attemptsMade: number }> };
   };
 
   beforeAll(async () => {
@@ -348,6 +350,7 @@ describe("stcn queue (BullMQ on redis-server)", () => {
     expect(noDevice.status).toBe(1);
     expect(noDevice.stderr.trim()).toMatch(/^stcn: device cuda:99 is not available here \(\d+ CUDA device\(s\); stcn info shows the build flavour\) \[ERR_STCN_DEVICE\]$/);
     const notUrl = runCli(["queue", "worker", "--redis", PASSWORD]);
-    expect(notUrl.stderr.trim()).toBe("stcn: --redis must be a redis:// or rediss:// URL, got <redis url> [ERR_STCN_ARGUMENT]");
+    expect(notUrl.status).toBe(2);
+    expect(notUrl.stderr.trim()).toBe("stcn: --redis must be a redis:// or rediss:// URL, got <redis url> [ERR_STCN_ARGUMENT]; see: stcn queue --help");
   });
 });

@@ -2,8 +2,10 @@
  * One loaded model serving many videos at once: eight concurrent segmentFolder runs (JPEG frames
  * decoded by sharp, PNG masks in, PNG label maps out) give byte-identical outputs to eight sequential
  * runs, and the event loop stays free meanwhile: its maximum delay, measured with
- * perf_hooks.monitorEventLoopDelay, stays under 50 ms.
+ * perf_hooks.monitorEventLoopDelay, stays under 50 ms. And child processes spawned while trackers run
+ * (as a service spawns ffmpeg) do not hang the process.
  */
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -72,4 +74,16 @@ describe("concurrency", () => {
     expect(peakWaiting).toBeGreaterThan(0);
     expect(maxMs).toBeLessThan(50);
   }, 600_000);
+
+  it("child processes spawned while trackers run do not hang the process (OpenBLAS's fork handler)", () => {
+    // In a child process with the environment a user has (no OPENBLAS_NUM_THREADS): stcn-node sets it
+    // to 1 before LibTorch loads. With OPENBLAS_NUM_THREADS=2 this script hangs on this machine
+    // (measured 2026-12-03: 60 s timeouts, every thread asleep), with 1 it ends in about 9 s.
+    const env = { ...process.env };
+    delete env.OPENBLAS_NUM_THREADS;
+    const r = spawnSync(process.execPath, [join(repoRoot, "test", "fixtures", "fork-while-tracking.mjs")], { env, encoding: "utf8", timeout: 120_000 });
+    expect(r.error, "the script did not finish (a fork-handler deadlock?)").toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ok: \d+ child processes spawned while 2 trackers ran \(OPENBLAS_NUM_THREADS=1\)/);
+  }, 180_000);
 });

@@ -7,7 +7,7 @@
  *  - a client that disconnects mid-job frees the worker: with one job slot, the next request starts
  *    at once instead of after the abandoned job.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { zipSync } from "fflate";
@@ -33,6 +33,7 @@ const clips: Clip[] = [];
 let video: Uint8Array;
 let videoReference: Buffer[];
 let longVideo: Uint8Array;
+let tinyPng: Uint8Array;
 let overVideo: Uint8Array;
 
 interface Service {
@@ -113,6 +114,7 @@ beforeAll(async () => {
     videoReference = pngs(join(dir, "clip0", "video-out"));
     ffmpeg(["-f", "lavfi", "-i", `testsrc2=size=${W}x${H}:rate=25`, "-frames:v", "1500", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", join(dir, "long.mp4")]);
     longVideo = readFileSync(join(dir, "long.mp4"));
+    tinyPng = await encodeRgb({ data: new Uint8Array(16 * 16 * 3).fill(90), width: 16, height: 16 });
     ffmpeg(["-i", join(dir, "long.mp4"), "-frames:v", "60", "-c", "copy", join(dir, "over.mp4")]);
     overVideo = readFileSync(join(dir, "over.mp4"));
   } finally {
@@ -136,10 +138,19 @@ function form(parts: Record<string, Uint8Array | string>): FormData {
   return f;
 }
 
-async function post(url: string, body: FormData | string): Promise<Reply> {
+// No request of these tests takes a minute: one that does is a hung request, reported as such.
+const REQUEST_TIMEOUT_MS = 60_000;
+
+async function post(url: string, body: FormData | string, name = "request"): Promise<Reply> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/segment`, typeof body === "string" ? { method: "POST", body, headers: { "content-type": "text/plain" } } : { method: "POST", body });
-  const text = await res.text();
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const init = typeof body === "string" ? { method: "POST", body, headers: { "content-type": "text/plain" }, signal } : { method: "POST", body, signal };
+  const res = await fetch(`${url}/segment`, init).catch((error: unknown) => {
+    throw new Error(`${name}: no answer (${String(error)})`, { cause: error });
+  });
+  const text = await res.text().catch((error: unknown) => {
+    throw new Error(`${name}: the answer did not finish (${String(error)})`, { cause: error });
+  });
   const ms = performance.now() - t0;
   if (res.headers.get("content-type") === "application/x-ndjson") {
     return { status: res.status, ms, lines: text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) };
@@ -194,8 +205,9 @@ function malformed(): Case[] {
   const otherClip = generateClip({ seed: 9, width: W / 2, height: H, frames: 2, objects: 1 });
   const otherMask = encodeLabelPng(otherClip.masks[0] as Uint8Array, W / 2, H);
   const tooMany: Record<string, Uint8Array> = {};
-  const frame0 = readFileSync(join(dir, "clip0", "frames", "00000.png"));
-  for (let i = 0; i < LIMITS.frames + 1; i++) tooMany[`f${String(i).padStart(3, "0")}.png`] = frame0;
+  // Small frames, so that the zip stays under the upload limit and the frame count is what is over.
+  const tiny = tinyPng;
+  for (let i = 0; i < LIMITS.frames + 1; i++) tooMany[`f${String(i).padStart(3, "0")}.png`] = tiny;
   return [
     bad("not multipart", 415, "ERR_STCN_INPUT", () => "hello"),
     bad("garbage zip", 400, "ERR_STCN_INPUT", () => form({ frames: new Uint8Array(500).fill(7), mask: clip.mask }), /not a readable zip/),
@@ -241,7 +253,7 @@ describe("example service", () => {
     async function worker(): Promise<void> {
       while (next < cases.length) {
         const c = cases[next++] as Case;
-        replies.push({ c, r: await post(svc.url, c.body()) });
+        replies.push({ c, r: await post(svc.url, c.body(), c.name) });
         if (replies.length === 8) warmRss = svc.rssMb();
       }
     }
@@ -267,8 +279,8 @@ describe("example service", () => {
     expect(maxRss - warmRss).toBeLessThan(150);
   }, 600_000);
 
-  it("a client disconnect mid-job frees the worker: the next request starts at once", async () => {
-    const svc = await startService(["--max-jobs", "1", "--max-frames", "2000", "--max-duration", "120", "--max-upload", String(8 * 2 ** 20)]);
+  it("a client disconnect mid-job frees the worker: the next request starts at once; busy is 503 before the upload is read", async () => {
+    const svc = await startService(["--max-jobs", "1", "--max-queued", "0", "--max-frames", "2000", "--max-duration", "120", "--max-upload", String(8 * 2 ** 20), "--max-pixels", String(LIMITS.pixels)]);
     try {
       const controller = new AbortController();
       const res = await fetch(`${svc.url}/segment`, { method: "POST", body: form({ video: longVideo, mask: (clips[0] as Clip).mask }), signal: controller.signal });
@@ -278,6 +290,11 @@ describe("example service", () => {
       while ((text.match(/"progress"/g) ?? []).length < 5) text += new TextDecoder().decode((await reader.read()).value);
       const started = JSON.parse(text.split("\n")[0] as string) as { frames: number };
       expect(started.frames).toBe(1500);
+      // The one job slot is taken and no one may wait: refused at once with 503, the process stays up.
+      const busy = await post(svc.url, form({ frames: (clips[1] as Clip).zip, mask: (clips[1] as Clip).mask }));
+      expect(busy.status).toBe(503);
+      expect(busy.json?.error.code).toBe("ERR_STCN_LIMIT");
+      expect(busy.json?.error.message).toMatch(/busy: 1 jobs running and 0 waiting/);
       controller.abort();
       const t0 = performance.now();
       const r = await post(svc.url, form({ frames: (clips[1] as Clip).zip, mask: (clips[1] as Clip).mask }));
@@ -289,9 +306,21 @@ describe("example service", () => {
       const perFrame = (r.lines?.at(-1) as { seconds: number }).seconds / FRAMES;
       console.log(`after a disconnect, the next request took ${ms.toFixed(0)} ms (${(1000 * perFrame).toFixed(1)} ms/frame; the abandoned job had ${1500 - 5} frames left)`);
       expect(ms).toBeLessThan(1000 * perFrame * (FRAMES + 100));
+      // A mask whose PNG header declares more pixels than --max-pixels is refused from its header.
+      const big = encodeLabelPng(new Uint8Array(2 * W * 2 * H), 2 * W, 2 * H);
+      const tooLarge = await post(svc.url, form({ frames: (clips[1] as Clip).zip, mask: big }));
+      expect(tooLarge.status).toBe(422);
+      expect(tooLarge.json?.error.code).toBe("ERR_STCN_IMAGE_TOO_LARGE");
       expect(svc.child.exitCode).toBe(null);
     } finally {
       await svc.stop();
     }
   }, 300_000);
+
+  it("a bad --memory-budget stops the service at start with one line", () => {
+    const r = spawnSync(process.execPath, [main, "--port", "0", "--memory-budget", "lots"], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/--memory-budget must be a size in bytes.*"lots"/);
+  });
 });

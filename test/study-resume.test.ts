@@ -3,7 +3,7 @@
  * leaves the first sequence done (marker), no half-written PNG, and a partial report (`stcn report`
  * marks the missing row); the rerun skips the finished sequence (counted frames), finishes the second,
  * and its outputs equal an uninterrupted run's byte for byte. SIGTERM stops cleanly between frames
- * (exit 130, no marker for the unfinished sequence, no temp file left).
+ * (exit 143, no marker for the unfinished sequence, no temp file left).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";

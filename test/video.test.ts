@@ -214,6 +214,15 @@ describe("bad input: one line, exit 1, nothing written", () => {
       },
       /^stcn: .*garbage\.mp4 is not a readable video: .+ \[ERR_STCN_VIDEO\]$/,
     ],
+    [
+      "garbage bytes named .bin (ffmpeg's text-art demuxer takes anything)",
+      () => {
+        const p = join(dir, "upload.bin");
+        writeFileSync(p, new Uint8Array(4000).fill(3));
+        return p;
+      },
+      /^stcn: .*upload\.bin is not a video: ffmpeg reads it only as text-mode art \(bintext in bin\).* \[ERR_STCN_VIDEO\]$/,
+    ],
   ];
   for (const [what, make, expected] of cases) {
     it(what, () => {
@@ -333,7 +342,13 @@ describe("segmentVideo (library)", () => {
           if (frame.videoIndex === 2) controller.abort(new Error("stop here"));
         },
       });
-      await expect(run).rejects.toThrow("stop here");
+      // An AbortError as Node's own, carrying the signal's reason as its cause.
+      const error = await run.then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string; cause?: unknown },
+      );
+      expect(error).toMatchObject({ name: "AbortError", code: "ABORT_ERR" });
+      expect((error?.cause as Error | undefined)?.message).toBe("stop here");
     } finally {
       stcnModel.dispose();
     }

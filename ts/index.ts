@@ -8,7 +8,7 @@ export { AbortError, isAbortError } from "./abort.js";
 export { setMaxInFlight, getMaxInFlight, inFlightStats, type InFlightStats } from "./in-flight.js";
 export { checkByteSize as parseByteSize } from "./check.js";
 export { Tensor, type DType, type Device, type TensorData, type TypedArrayOf } from "./tensor.js";
-export { Module, loadModule, type LoadModuleOptions, type Value } from "./module.js";
+export { Module, loadModule, type LoadModuleOptions, type ModuleRunOptions, type Value } from "./module.js";
 export { setTrustedModelDir, getTrustedModelDir } from "./trust.js";
 export { StcnIoError } from "./io/fs-errors.js";
 export { checkPlainName } from "./check.js";
@@ -157,6 +157,7 @@ export {
   type DetectorMethod,
   type AnnotatedObject,
   type AnnotateOptions,
+  type DetectOptions,
   type BoxRule,
   type ChannelOrder,
   type Box as DetectorBox,

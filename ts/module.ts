@@ -6,6 +6,8 @@ import { withCallerStack } from "./errors.js";
 import { native, type NativeModule, type NativeTensor } from "./native.js";
 import { Tensor, type Device } from "./tensor.js";
 import { trustedModelPath } from "./trust.js";
+import { inFlight } from "./in-flight.js";
+import { abortError, asAbortError, throwIfAborted } from "./abort.js";
 
 /** A value that crosses the boundary: tensors, numbers, booleans, strings, lists/tuples, dicts. */
 export type Value = Tensor | number | bigint | boolean | string | null | readonly Value[] | { readonly [key: string]: Value };
@@ -24,6 +26,16 @@ export interface LoadModuleOptions {
    * the process-wide folder of `setTrustedModelDir` (or `STCN_TRUSTED_MODELS`), if any.
    */
   trustedModels?: string;
+}
+
+/** Options of {@link Module.runWithOptions}. */
+export interface ModuleRunOptions {
+  /**
+   * Cancels the call: rejects with AbortError (`name` "AbortError", `code` "ABORT_ERR") before the
+   * run starts or while it waits for an in-flight slot; an abort during the native run takes effect
+   * when it returns (its outputs are disposed).
+   */
+  signal?: AbortSignal;
 }
 
 function toNative(value: Value): unknown {
@@ -49,6 +61,18 @@ export function fromNative(value: unknown): Value {
     return out;
   }
   return value as Value;
+}
+
+/**
+ * @internal Disposes every {@link Tensor} found in `value` (lists, tuples and dicts are searched): frees a
+ * method's outputs at once instead of waiting for their finalizers.
+ */
+export function disposeValue(value: Value): void {
+  if (value instanceof Tensor) value.dispose();
+  else if (Array.isArray(value)) for (const v of value as readonly Value[]) disposeValue(v);
+  else if (value !== null && typeof value === "object" && !ArrayBuffer.isView(value)) {
+    for (const v of Object.values(value as { readonly [key: string]: Value })) disposeValue(v);
+  }
 }
 
 export class Module {
@@ -100,11 +124,39 @@ export class Module {
    * Runs `method` with `inputs` off the main thread. Numbers are converted to the declared `int` or
    * `float`; tensors on another device are moved to the module's device. Rejects with
    * ERR_STCN_UNKNOWN_METHOD, ERR_STCN_ARGUMENT (count or kind), ERR_STCN_RUN (LibTorch's reason,
-   * e.g. dtype/shape) or ERR_STCN_DISPOSED.
+   * e.g. dtype/shape) or ERR_STCN_DISPOSED. Takes a slot of the process-wide in-flight limit
+   * ({@link setMaxInFlight}) while it runs, like every tracker call. To pass an AbortSignal, use
+   * {@link Module.runWithOptions}.
    */
   async run(method: string, ...inputs: Value[]): Promise<Value> {
-    const result = await withCallerStack(this.native.run(method, inputs.map(toNative)), new Error());
-    return fromNative(result);
+    return this.runWithOptions(method, inputs);
+  }
+
+  /**
+   * {@link Module.run} with options: `inputs` as an array, and `signal` to cancel. An aborted signal
+   * rejects at once with AbortError (nothing starts), and aborting while the call waits for an
+   * in-flight slot takes it out of the line. A native run in progress cannot be interrupted: an
+   * abort that comes while LibTorch computes takes effect when the run returns, whose outputs are
+   * then disposed and the call rejects with AbortError.
+   */
+  async runWithOptions(method: string, inputs: readonly Value[], options: ModuleRunOptions = {}): Promise<Value> {
+    const caller = new Error();
+    const { signal } = options;
+    const what = `module method ${method}`;
+    throwIfAborted(signal, what);
+    const args = inputs.map(toNative);
+    let raw: unknown;
+    try {
+      raw = await inFlight(() => withCallerStack(this.native.run(method, args), caller), signal, what);
+    } catch (error) {
+      throw asAbortError(error, signal, what);
+    }
+    const result = fromNative(raw);
+    if (signal?.aborted) {
+      disposeValue(result);
+      throw abortError(signal, what);
+    }
+    return result;
   }
 
   /** Releases the module. Safe during a run: the run finishes, then the module is freed. */

@@ -203,9 +203,23 @@ function loadPrebuild(require: NodeRequire): NativeAddon | undefined {
   );
 }
 
+/**
+ * OpenBLAS (the BLAS behind Debian's LibTorch, and a common one elsewhere) runs a pool of worker
+ * threads and joins them in a fork handler. When a child process is spawned (Node forks for every
+ * `child_process` call: ffmpeg, ffprobe, Python) while a BLAS call runs on one of our lanes, that
+ * join can wait forever: the whole process hangs. With one BLAS thread there is no pool and nothing
+ * to join. LibTorch's convolutions run on oneDNN/OpenMP, not on BLAS, so the speed is the same
+ * (measured with `stcn segment` at 480p: within run-to-run noise). Set before LibTorch is loaded;
+ * a value the user set is kept (docs/service.md, "Child processes and OpenBLAS").
+ */
+function singleThreadedBlas(): void {
+  if (process.env.OPENBLAS_NUM_THREADS === undefined) process.env.OPENBLAS_NUM_THREADS = "1";
+}
+
 /** Loads (once) and returns the native addon. Throws ERR_STCN_ADDON_LOAD (one line) when it cannot. */
 export function native(): NativeAddon {
   if (addon) return addon;
+  singleThreadedBlas();
   const require = createRequire(import.meta.url);
   const explicit = process.env.STCN_ADDON_PATH;
   const local = join(packageRoot, "build", "Release", "stcn.node");

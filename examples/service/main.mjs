@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { Stcn } from "stcn-node";
+import { parseByteSize, setMaxImagePixels, Stcn } from "stcn-node";
 import { createSegmentService, DEFAULT_LIMITS } from "./server.mjs";
 
 const { values } = parseArgs({
@@ -38,13 +38,23 @@ const int = (name) => {
   return n;
 };
 const port = int("port");
+let memoryBudget;
+try {
+  memoryBudget = parseByteSize(values["memory-budget"], "--memory-budget");
+} catch (error) {
+  console.error(`stcn-service: ${error instanceof Error ? error.message : String(error)} [ERR_STCN_ARGUMENT]`);
+  process.exit(1);
+}
+// Every image header (mask PNG, frames, the video stream) is checked against the service's pixel
+// limit before anything is decoded.
+setMaxImagePixels(Math.max(1, int("max-pixels")));
 const model = await Stcn.load(values.model);
 const server = createSegmentService({
   model,
   size: int("size"),
   maxJobs: int("max-jobs"),
   maxQueued: int("max-queued"),
-  memoryBudget: values["memory-budget"],
+  memoryBudget,
   limits: { uploadBytes: int("max-upload"), pixels: int("max-pixels"), frames: int("max-frames"), durationSeconds: int("max-duration") },
 });
 server.listen(port, values.host, () => {

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * An example HTTP service on stcn-node (node:http, busboy for multipart, fflate for zip): one loaded
- * STCN model serves many uploads. The protocol is in README.md beside this file.
+ * STCN model serves many uploads. The protocol, limits and error codes are in docs/service.md.
  *
  *   POST /segment  multipart/form-data: `video` (a video file) or `frames` (a zip of frames), `mask`
  *                  (first-frame label PNG), optional fields `output` ("png" | "video") and `size`.
@@ -22,7 +22,7 @@ import { createWriteStream } from "node:fs";
 import busboy from "busboy";
 import { unzip } from "fflate";
 import sharp from "sharp";
-import { isAbortError, isStcnError, probeVideo, readLabelPng, segmentFolder, segmentVideo, StcnError } from "stcn-node";
+import { isAbortError, isStcnError, parseByteSize, probeVideo, readLabelPng, segmentFolder, segmentVideo, StcnError } from "stcn-node";
 
 /**
  * @typedef {object} ServiceLimits
@@ -121,8 +121,17 @@ class JobSlots {
     this.maxJobs = maxJobs;
     this.maxQueued = maxQueued;
     this.running = 0;
+    /** Running jobs whose client left: their slots come back at the job's next frame boundary. */
+    this.aborting = 0;
     /** @type {{ grant: () => void, reject: (e: Error) => void }[]} */
     this.waiting = [];
+  }
+  /**
+   * True when a new job would be refused: every slot busy and the waiting line full. A slot whose job
+   * was aborted counts as free (it is released within a frame), and may be waited for.
+   */
+  get full() {
+    return this.running - this.aborting >= this.maxJobs && this.waiting.length >= this.maxQueued;
   }
   /**
    * Resolves when the job may start; rejects if the queue is full or `signal` aborts while waiting.
@@ -134,7 +143,7 @@ class JobSlots {
       this.running += 1;
       return Promise.resolve();
     }
-    if (this.waiting.length >= this.maxQueued) {
+    if (this.waiting.length >= this.maxQueued + this.aborting) {
       return Promise.reject(new Refusal(503, "ERR_STCN_LIMIT", `the service is busy: ${this.running} jobs running and ${this.waiting.length} waiting`));
     }
     return new Promise((resolve, reject) => {
@@ -343,7 +352,9 @@ async function prepareJob(files, fields, dir, limits) {
   const maskName = "the mask";
   const maskInfo = await stat(maskPath);
   if (maskInfo.size === 0) throw new Refusal(400, "ERR_STCN_INPUT", `${maskName} is empty`);
-  const mask = await readLabelPng(maskPath);  // ERR_STCN_INPUT / ERR_STCN_IMAGE_TOO_LARGE name the file
+  // ERR_STCN_INPUT / ERR_STCN_IMAGE_TOO_LARGE name the file; the second comes from the PNG header,
+  // before decoding, under the process-wide pixel limit (main.mjs sets it to the service's limit).
+  const mask = await readLabelPng(maskPath);
   if (mask.width * mask.height > limits.pixels) {
     throw new Refusal(422, "ERR_STCN_LIMIT", `${maskName} is ${mask.width}x${mask.height}, over the limit of ${limits.pixels} pixels`);
   }
@@ -382,7 +393,8 @@ async function prepareJob(files, fields, dir, limits) {
 export function createSegmentService(options) {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const slots = new JobSlots(options.maxJobs ?? 2, options.maxQueued ?? 8);
-  const memoryBudget = options.memoryBudget ?? "256MiB";
+  // Checked here, so that a bad value stops the service at start instead of failing every job.
+  const memoryBudget = parseByteSize(options.memoryBudget ?? "256MiB", "memoryBudget");
   let jobs = 0;
 
   /**
@@ -392,16 +404,29 @@ export function createSegmentService(options) {
   async function segment(req, res) {
     const controller = new AbortController();
     // The client going away (before the answer is complete) aborts the job.
-    res.on("close", () => {
-      if (!res.writableFinished) controller.abort(new Error("the client disconnected"));
-    });
-    const dir = await mkdtemp(join(tmpdir(), "stcn-service-"));
     let slot = false;
+    let aborting = false;  // this job's slot is counted in slots.aborting
+    res.on("close", () => {
+      if (res.writableFinished || controller.signal.aborted) return;
+      controller.abort(new Error("the client disconnected"));
+      if (slot) {
+        aborting = true;
+        slots.aborting += 1;
+      }
+    });
+    if (slots.full) {
+      // Busy: refused before the upload is read (the body is drained up to the upload limit).
+      await drain(req, limits.uploadBytes);
+      sendJson(res, 503, { error: { code: "ERR_STCN_LIMIT", message: `the service is busy: ${slots.running} jobs running and ${slots.waiting.length} waiting` } });
+      return;
+    }
+    const dir = await mkdtemp(join(tmpdir(), "stcn-service-"));
     try {
       const { files, fields } = await readUpload(req, dir, limits);
       const job = await prepareJob(files, fields, dir, limits);
       await slots.acquire(controller.signal);
       slot = true;
+      controller.signal.throwIfAborted();
       jobs += 1;
       res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
       const line = (/** @type {unknown} */ value) => res.write(`${JSON.stringify(value)}\n`);
@@ -439,7 +464,10 @@ export function createSegmentService(options) {
       await drain(req, 2 * limits.uploadBytes);
       sendJson(res, refusal.status, { error: { code: refusal.code, message: refusal.message } });
     } finally {
-      if (slot) slots.release();
+      if (slot) {
+        if (aborting) slots.aborting -= 1;
+        slots.release();
+      }
       await rm(dir, { recursive: true, force: true });
     }
   }

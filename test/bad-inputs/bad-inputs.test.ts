@@ -42,11 +42,15 @@ function filesUnder(dir: string): string[] {
 
 /** Exit 1 and exactly one stderr line `stcn: ... [code]` mentioning each of `mentions`. */
 function expectRefused(run: CliRun, code: string, ...mentions: string[]): string {
-  expect(run.status, run.stderr).toBe(1);
+  // A usage error (ERR_STCN_ARGUMENT) exits 2 and ends with the help hint; any other error exits 1.
+  const usage = code === "ERR_STCN_ARGUMENT";
+  expect(run.status, run.stderr).toBe(usage ? 2 : 1);
   const lines = errorLines(run);
   expect(lines, run.stderr).toHaveLength(1);
   const line = lines[0] as string;
-  expect(line).toMatch(new RegExp(`^stcn: .+ \\[${code}\\]$`));
+  expect(line).toMatch(new RegExp(`^stcn: .+ \\[${code}\\]${usage ? "; see: stcn \\S+ --help" : ""}$`));
+  // It is the last thing printed: nothing (no progress) comes after the error.
+  expect(run.stderr.trimEnd().endsWith(line), run.stderr).toBe(true);
   for (const m of mentions) expect(line).toContain(m);
   return line;
 }
@@ -333,16 +337,20 @@ describe("outputs", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("export: a failing exporter prints one line; --verbose shows the traceback", async () => {
+  it("export: a failing exporter prints one line; --verbose shows the script's stderr", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.pth"), "not a checkpoint");
     const r = await runCli(["export", "stcn", "--checkpoint", join(dir, "bad.pth"), "--out", join(dir, "x.pt")]);
     expect(r.status).toBe(1);
     expect(errorLines(r), r.stderr).toHaveLength(1);
-    expect(r.stderr).toMatch(/^stcn: export stcn: .+ \[ERR_STCN_(INPUT|INTERNAL)\]\n$/);
+    expect(errorLines(r)[0]).toMatch(/^stcn: export stcn: .+ \[ERR_STCN_(INPUT|INTERNAL)\]$/);
+    // Without --verbose the script's own stderr is not echoed: only the one line carries its last error.
+    expect(r.stderr).not.toMatch(/^ {2}export_stcn: error/m);
     const v = await runCli(["export", "stcn", "--checkpoint", join(dir, "bad.pth"), "--out", join(dir, "x.pt"), "--verbose"]);
     expect(v.status).toBe(1);
-    expect(errorLines(v).length).toBeGreaterThan(1);
+    expect(errorLines(v), v.stderr).toHaveLength(1);
+    // --verbose echoes the script's stderr (its error report, a traceback when it has one) above the line.
+    expect(v.stderr).toMatch(/^ {2}export_stcn: error: cannot read checkpoint/m);
     expect(filesUnder(dir)).toEqual(["bad.pth"]);
   });
 });

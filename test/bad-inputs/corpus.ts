@@ -218,5 +218,6 @@ export function runCli(
 
 /** The lines a CLI run printed on stderr (non-empty). */
 export function errorLines(run: CliRun): string[] {
-  return run.stderr.split("\n").filter((l) => l.trim() !== "");
+  // Progress lines (stage names, counts) may precede it on stderr; the error is the `stcn: ` line.
+  return run.stderr.split("\n").filter((l) => l.startsWith("stcn: "));
 }

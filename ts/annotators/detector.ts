@@ -16,6 +16,7 @@
  * Without GT (`noGt`), every detection scoring at least `scoreThreshold` becomes its own object
  * (ids 1..N in score order). Zero detections give empty objects and a warning, never a crash.
  */
+import { throwIfAborted } from "../abort.js";
 import { checkInterval, checkOneOf, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
@@ -106,8 +107,18 @@ export interface DetectorAnnotatorOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Options of one {@link DetectorAnnotator.detect} call. */
+export interface DetectOptions {
+  /**
+   * Cancels the call: it rejects with AbortError (`name` "AbortError", `code` "ABORT_ERR") before the
+   * detector runs, or, when the signal is aborted during the detector's native run (which cannot be
+   * interrupted), as soon as it returns; its outputs are freed either way.
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of one {@link DetectorAnnotator.annotate} call. */
-export interface AnnotateOptions {
+export interface AnnotateOptions extends DetectOptions {
   /** "study" (default) or "exact". */
   boxRule?: BoxRule;
   /**
@@ -120,9 +131,12 @@ export interface AnnotateOptions {
 /** A detector bound to a loaded module. */
 export interface DetectorAnnotator {
   readonly method: DetectorMethod;
-  /** Runs the detector on an RGB image. */
-  detect(image: RgbImage): Promise<DetectorOutput>;
-  /** Detects, matches GT objects (GT mode) and composes the label map. */
+  /** Runs the detector on an RGB image. With `signal`, see {@link DetectOptions.signal}. */
+  detect(image: RgbImage, options?: DetectOptions): Promise<DetectorOutput>;
+  /**
+   * Detects, matches GT objects (GT mode) and composes the label map. With `signal`, an abort rejects
+   * with AbortError before the detector runs, when it returns, or before the matching.
+   */
   annotate(image: RgbImage, gt: LabelMap | null, options?: AnnotateOptions): Promise<DetectorAnnotation>;
 }
 
@@ -344,11 +358,14 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
     throw new StcnError("ERR_STCN_ARGUMENT", `${module.path} has no ${entry} method (channel order ${channelOrder}); re-export it with stcn export`);
   }
 
-  async function detect(image: RgbImage): Promise<DetectorOutput> {
+  async function detect(image: RgbImage, opts: DetectOptions = {}): Promise<DetectorOutput> {
+    const { signal } = opts;
+    throwIfAborted(signal, "detector");
     const x = imageTensor(image);
     try {
       const start = performance.now();
-      const result = await module.run(entry, x);
+      // Checks the signal before the run starts, and disposes the outputs if it was aborted meanwhile.
+      const result = await module.runWithOptions(entry, [x], signal ? { signal } : {});
       const ms = performance.now() - start;
       return await detectorOutput(result, image, module.path, ms);
     } finally {
@@ -369,7 +386,9 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
       warnings.push(message);
       options.onWarning?.(message);
     };
-    const det = await detect(image);
+    const det = await detect(image, opts.signal ? { signal: opts.signal } : {});
+    // Post-processing (matching, masks, composition) runs on this thread: the last boundary.
+    throwIfAborted(opts.signal, "detector");
     const { width, height } = det;
     const objects: AnnotatedObject[] = [];
     const masks: Array<Uint8Array | null> = [];
@@ -470,6 +489,13 @@ export interface DetectorAnnotateFileOptions {
   onWarning?: (message: string) => void;
   /** "mask" (default): the detections' masks; "box": their boxes filled (see {@link boxLabelMap}). */
   as?: "mask" | "box";
+  /**
+   * Cancels the call: it rejects with AbortError (`name` "AbortError", `code` "ABORT_ERR") at the next
+   * stage boundary (before each file is read, before the model is loaded, before the detector runs,
+   * before the matching, before the PNG is written). The detector's native run cannot be interrupted:
+   * an abort during it takes effect when it returns. The model is disposed and no file is written.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@link detectorAnnotateFile} did: the annotation, the frame it read and the PNG it wrote. */
@@ -481,16 +507,24 @@ export interface DetectorAnnotateFileResult extends DetectorAnnotation {
 /**
  * Annotates the first frame of `frames` with a detector archive and writes the label map to `out`.
  * Rejects with ERR_STCN_ARGUMENT (wrong method, missing GT mask, an archive of the other detector),
- * ERR_STCN_INPUT (unreadable frames or masks, sizes that differ) or the loader's codes.
+ * ERR_STCN_INPUT (unreadable frames or masks, sizes that differ) or the loader's codes; with `signal`,
+ * AbortError at the next stage boundary (see {@link DetectorAnnotateFileOptions.signal}), leaving no
+ * file: the PNG is written atomically (temp file, then rename) after the last check, as the last step.
  */
 export async function detectorAnnotateFile(options: DetectorAnnotateFileOptions): Promise<DetectorAnnotateFileResult> {
   if (options.method !== "maskrcnn" && options.method !== "pointrend") {
     throw new StcnError("ERR_STCN_ARGUMENT", `method must be maskrcnn or pointrend for the detector annotator, got ${String(options.method)}`);
   }
   if (!options.noGt && !options.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "a GT first-frame mask is required (or noGt to keep all detections)");
+  const { signal } = options;
+  const what = "detectorAnnotateFile";
+  throwIfAborted(signal, what);
   const framePath = await firstFrame(options.frames);
+  throwIfAborted(signal, what);
   const gt = options.noGt ? null : await readLabelPng(options.gtMask as string);
+  throwIfAborted(signal, what);
   const image = await readRgb(framePath);
+  throwIfAborted(signal, what);
   const module = await loadModule(options.model, { device: options.device ?? "cpu" });
   try {
     const declared = methodFromMetadata(module);
@@ -503,9 +537,14 @@ export async function detectorAnnotateFile(options: DetectorAnnotateFileOptions)
       maskThreshold: options.maskThreshold ?? DETECTOR_MASK_THRESHOLD,
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    const annotation = await annotator.annotate(image, gt, { boxRule: options.boxRule ?? "study", scoreThreshold: options.scoreThreshold });
+    const annotation = await annotator.annotate(image, gt, {
+      boxRule: options.boxRule ?? "study",
+      scoreThreshold: options.scoreThreshold,
+      ...(signal ? { signal } : {}),
+    });
     const labels =
       options.as === "box" ? boxLabelMap(annotation.objects.map((o) => ({ id: o.id, box: o.detectionBox })), annotation.width, annotation.height) : annotation.labels;
+    throwIfAborted(signal, what);
     await writeLabelPng(options.out, labels, annotation.width, annotation.height, gt?.palette ?? davisPalette());
     return { ...annotation, labels, frame: framePath, out: options.out };
   } finally {

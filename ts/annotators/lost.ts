@@ -7,6 +7,7 @@
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
+import { throwIfAborted } from "../abort.js";
 import { denseCrf, STUDY_CRF, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { checkInteger, checkInterval, checkOneOf, checkPositive, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
@@ -33,6 +34,14 @@ export interface LostOptions {
   objects?: number;
   /** Keep the Gram matrix A (N × N float32) in the result (for analysis; 10.5 MB for 480×854). */
   keepGram?: boolean;
+  /**
+   * Cancels the call: it rejects with AbortError (`name` "AbortError", `code` "ABORT_ERR") at the
+   * next stage boundary (before the image is read, before the model is loaded, before DINO runs,
+   * before the graph steps, before and after the CRF, before the PNG is written). DINO's native run
+   * cannot be interrupted: an abort during it takes effect when it returns, and its outputs are
+   * freed. An aborted call writes no file.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@link lost} returns. */
@@ -78,8 +87,9 @@ function dinoMetadata(model: Module): DinoMetadata {
   return meta as unknown as DinoMetadata;
 }
 
-async function withModel<T>(model: Module | string, device: string | undefined, body: (m: Module) => Promise<T>): Promise<T> {
+async function withModel<T>(model: Module | string, device: string | undefined, signal: AbortSignal | undefined, body: (m: Module) => Promise<T>): Promise<T> {
   if (model instanceof Module) return body(model);
+  throwIfAborted(signal, "lost");
   const loaded = await loadModule(model, { device: device ?? "cpu" });
   try {
     return await body(loaded);
@@ -88,7 +98,8 @@ async function withModel<T>(model: Module | string, device: string | undefined, 
   }
 }
 
-async function withImage(image: RgbImage | string): Promise<RgbImage> {
+async function withImage(image: RgbImage | string, signal: AbortSignal | undefined, what: string): Promise<RgbImage> {
+  throwIfAborted(signal, what);
   return typeof image === "string" ? readRgb(image) : image;
 }
 
@@ -98,14 +109,16 @@ async function withImage(image: RgbImage | string): Promise<RgbImage> {
  *
  * `model` is a loaded DINO export (`loadModule("dino.pt")`) or its path (loaded on `device` and
  * disposed afterwards); `image` is packed RGB or an image file. Rejects with ERR_STCN_ARGUMENT
- * (wrong model/option/image), ERR_STCN_INPUT (unreadable file) or ERR_STCN_RUN (LibTorch).
+ * (wrong model/option/image), ERR_STCN_INPUT (unreadable file) or ERR_STCN_RUN (LibTorch); with
+ * `signal`, AbortError at the next stage boundary (see {@link LostOptions.signal}).
  */
 export async function lost(model: Module | string, image: RgbImage | string, options: LostOptions & { device?: string } = {}): Promise<LostResult> {
   const feature = checkOneOf(options.feature ?? "k", "feature", ["k", "q", "v"] as const);
   const kPatches = checkInteger(options.kPatches ?? 100, "kPatches", 1);
   const objects = checkInteger(options.objects ?? 1, "objects", 1, 255);
-  const rgb = checkRgbImage(await withImage(image), "image");
-  return withModel(model, options.device, async (m) => {
+  const { signal } = options;
+  const rgb = checkRgbImage(await withImage(image, signal, "lost"), "image");
+  return withModel(model, options.device, signal, async (m) => {
     const meta = dinoMetadata(m);
     const input = Tensor.fromTypedArray(rgb.data, [rgb.height, rgb.width, 3]);
     const t0 = performance.now();
@@ -113,7 +126,8 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
     let rows: number;
     let cols: number;
     try {
-      const out = (await m.run("lost_gram", input, feature)) as [Tensor, number, number];
+      // Checks the signal before the run starts, and disposes the outputs if it was aborted meanwhile.
+      const out = (await m.runWithOptions("lost_gram", [input, feature], signal ? { signal } : {})) as [Tensor, number, number];
       const [a, r, c] = out;
       try {
         gram = a.toTypedArray() as Float32Array;
@@ -126,6 +140,7 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
       input.dispose();
     }
     const t1 = performance.now();
+    throwIfAborted(signal, "lost");
     const patchSize = meta.patch_size;
     const graph = lostGraph(gram, { rows, cols, width: rgb.width, height: rgb.height, patchSize }, { kPatches, objects });
     const labels = upsampleNearest(graph.grid, rows, cols, rgb.height, rgb.width);
@@ -189,7 +204,9 @@ export interface LostCrfResult extends LostResult {
  * upsampled LOST labels are the unary (pydensecrf `unary_from_labels`, objects + 1 labels, gtProb
  * 10/11, zero_unsure false), the RGB frame drives the bilateral kernel, and the argmax after 10
  * mean-field iterations is the mask. With `objects` > 1 the CRF has objects + 1 labels (the natural
- * generalisation; the study only had 2).
+ * generalisation; the study only had 2). With `signal`, the CRF (one native call, not
+ * interruptible) is skipped when the signal is aborted before it, and its result dropped when it is
+ * aborted during it: the call rejects with AbortError either way.
  */
 export async function lostCrf(
   model: Module | string,
@@ -201,8 +218,10 @@ export async function lostCrf(
   checkInterval(c.gtProb, "gtProb", 0, 1);
   checkInteger(c.iterations, "CRF iterations", 0);
   for (const key of ["sxyGaussian", "sxyBilateral", "srgb"] as const) checkPositive(c[key], key);
-  const rgb = await withImage(image);
+  const { signal } = options;
+  const rgb = await withImage(image, signal, "lostCrf");
   const found = await lost(model, rgb, options);
+  throwIfAborted(signal, "lostCrf");
   const crf = await denseCrf({
     image: rgb,
     unary: unaryFromLabels(found.labels, (options.objects ?? 1) + 1, c.gtProb, false),
@@ -211,6 +230,7 @@ export async function lostCrf(
     iterations: c.iterations,
     ...(c.threads !== undefined ? { threads: c.threads } : {}),
   });
+  throwIfAborted(signal, "lostCrf");
   return { ...found, lostLabels: found.labels, labels: crf.labels, crfTiming: crf.timing };
 }
 
@@ -243,7 +263,9 @@ export interface LostAnnotateFileResult extends LostResult {
 
 /**
  * LOST (optionally + dense CRF) on the first frame of `frames`, written atomically to `out` as a
- * DAVIS-palette PNG with object ids 1..objects.
+ * DAVIS-palette PNG with object ids 1..objects. With `signal`, an abort rejects with AbortError at the
+ * next stage boundary (see {@link LostOptions.signal}) and leaves no file: the PNG is written (temp file,
+ * then rename) only after the last check, and is the call's last step.
  */
 export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promise<LostAnnotateFileResult> {
   const { method } = options;
@@ -254,10 +276,13 @@ export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promis
     if (typeof options[key] !== "string" || options[key].length === 0) throw new StcnError("ERR_STCN_ARGUMENT", `${key} is required for method ${method}`);
   }
   if (options.as === "box" && method !== "lost") throw new StcnError("ERR_STCN_ARGUMENT", "as box takes LOST's box: use method lost (the CRF refines masks only)");
+  const { signal } = options;
+  throwIfAborted(signal, "lostAnnotateFile");
   const framePath = await firstFrame(options.frames);
+  throwIfAborted(signal, "lostAnnotateFile");
   const image = await readRgb(framePath);
   const lostOptions: LostOptions & { device?: string } = {};
-  for (const key of ["device", "objects", "feature", "kPatches"] as const) {
+  for (const key of ["device", "objects", "feature", "kPatches", "signal"] as const) {
     if (options[key] !== undefined) Object.assign(lostOptions, { [key]: options[key] });
   }
   const result: LostResult & { crfTiming?: DenseCrfTiming } =
@@ -265,6 +290,7 @@ export async function lostAnnotateFile(options: LostAnnotateFileOptions): Promis
       ? await lostCrf(options.model, image, { ...lostOptions, ...(options.crf ? { crf: options.crf } : {}) })
       : await lost(options.model, image, lostOptions);
   const labels = options.as === "box" ? boxLabelMap(result.objects.map((o) => ({ id: o.id, box: o.box })), result.width, result.height) : result.labels;
+  throwIfAborted(signal, "lostAnnotateFile");
   await writeLabelPng(options.out, labels, result.width, result.height);
   return { ...result, labels, method, frame: framePath, out: options.out };
 }

@@ -23,6 +23,7 @@ import {
 import { createProgress, printJson, shownDefault, type Progress } from "./common.js";
 import { LOST_CRF_DEFAULTS, lostAnnotateFile, type LostAnnotateFileResult, type LostCrfOptions, type LostFeature } from "../annotators/lost.js";
 import { checkOutputFile } from "../io/fs-errors.js";
+import { withInterrupts } from "./signals.js";
 
 const METHODS = ["maskrcnn", "pointrend", "lost", "lost-crf"] as const;
 type AnnotateMethod = (typeof METHODS)[number];
@@ -176,26 +177,29 @@ export const annotateCommand: CommandModule = {
     const a = raw as unknown as AnnotateArgs;
     await checkOutputFile(a.out, "--out");
     const progress = createProgress({ quiet: a.quiet });
-    if (a.video === undefined) return annotate(a, a.frames as string, progress);
-    // The annotators read one image file: the video's frame goes to a private temporary PNG.
-    progress.start(`annotate: reading frame ${a.startFrame ?? 0} of ${a.video}`);
-    const frame = await readVideoFrame(a.video, a.startFrame ?? 0);
-    const tmp = await mkdtemp(join(tmpdir(), "stcn-annotate-"));
-    try {
-      // Named after the video and frame, so the annotator's messages say which frame it read.
-      const path = join(tmp, `${basename(a.video)}.frame-${String(frame.index).padStart(5, "0")}.png`);
-      await writeFileAtomic(path, await encodeRgb(frame));
-      await annotate(a, path, progress);
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
+    // SIGINT / SIGTERM abort the annotation at its next stage: no mask is written, exit 130 / 143.
+    await withInterrupts(async (signal) => {
+      if (a.video === undefined) return annotate(a, a.frames as string, progress, signal);
+      // The annotators read one image file: the video's frame goes to a private temporary PNG.
+      progress.start(`annotate: reading frame ${a.startFrame ?? 0} of ${a.video}`);
+      const frame = await readVideoFrame(a.video, a.startFrame ?? 0, { signal });
+      const tmp = await mkdtemp(join(tmpdir(), "stcn-annotate-"));
+      try {
+        // Named after the video and frame, so the annotator's messages say which frame it read.
+        const path = join(tmp, `${basename(a.video)}.frame-${String(frame.index).padStart(5, "0")}.png`);
+        await writeFileAtomic(path, await encodeRgb(frame));
+        await annotate(a, path, progress, signal);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }, `no mask was written to ${a.out}`);
   },
 };
 
 /** Runs the chosen method on one frame (a folder or an image file) and prints its summary. */
-async function annotate(a: AnnotateArgs, frames: string, progress: Progress): Promise<void> {
+async function annotate(a: AnnotateArgs, frames: string, progress: Progress, signal: AbortSignal): Promise<void> {
   progress.start(`annotate: ${a.method} on ${frames} (loading ${a.model}, running on ${a.device})`);
-  const common = { model: a.model, frames, out: a.out, device: a.device, as: a.as };
+  const common = { model: a.model, frames, out: a.out, device: a.device, as: a.as, signal };
   if (a.method === "maskrcnn" || a.method === "pointrend") {
     if (a.gt !== false && !a.gtMask) throw new StcnError("ERR_STCN_ARGUMENT", "--gt-mask is required (or pass --no-gt to keep all detections)");
     const done = await detectorAnnotateFile({

@@ -4,6 +4,7 @@ import { evaluateDavis, formatDavisTables } from "../davis/evaluate.js";
 import type { DavisResolution } from "../davis/reader.js";
 import { ensureWritableDir } from "../io/fs-errors.js";
 import { createProgress, printJson, withJson } from "./common.js";
+import { withInterrupts } from "./signals.js";
 
 interface EvaluateArgs {
   davis: string;
@@ -57,7 +58,9 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     await ensureWritableDir(args.out ?? args.results, args.out ? "--out" : "--results (where the CSVs go)", false);
     const progress = createProgress({ quiet: args.quiet });
     let started = false;
-    const evaluation = await evaluateDavis({
+    // SIGINT / SIGTERM stop the evaluation within one chunk of frames: no CSV is written, exit 130 / 143.
+    const evaluation = await withInterrupts((signal) => evaluateDavis({
+      signal,
       davisRoot: args.davis,
       resultsPath: args.results,
       set: args.set,
@@ -75,7 +78,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         }
         progress.update(done);
       },
-    });
+    }), "no CSV was written");
     progress.stop();
     if (args.json) {
       printJson("evaluate", {

@@ -6,7 +6,8 @@ import type { Argv, CommandModule } from "yargs";
 import { StcnError } from "../errors.js";
 import { QUEUE_DEFAULTS, runStatus, runWorker, submitRun, waitRun, type RunStatus, type WorkerEvent } from "../queue/queue.js";
 import { redactRedisUrl } from "../queue/redis.js";
-import { reportCliError } from "./common.js";
+import { printJson, withJson, withQuiet } from "./common.js";
+import { withInterrupts } from "./signals.js";
 import { formatStudyTables } from "./report.js";
 import { studyInputs, studyOptions, type StudyArgs } from "./reproduce.js";
 
@@ -26,7 +27,10 @@ function redisUrl(a: RedisArgs): string {
 
 const unitName = (u: { table: number; method: string; sequence: string }) => `table ${u.table} ${u.method} ${u.sequence}`;
 
-/** SIGINT/SIGTERM: the first aborts `controller` (graceful), the second exits 130 at once. */
+/**
+ * The worker's SIGINT/SIGTERM: the first aborts `controller` (the worker finishes its running jobs and
+ * returns), the second exits 130 at once. Commands that stop mid-work use withInterrupts instead.
+ */
 function onSignals(controller: AbortController, what: string): () => void {
   let signals = 0;
   const handler = (signal: NodeJS.Signals) => {
@@ -58,13 +62,15 @@ function formatStatus(s: RunStatus): string {
 interface SubmitArgs extends StudyArgs, RedisArgs {
   attempts: number;
   backoffMs: number;
+  json: boolean;
+  quiet: boolean;
 }
 
 const submit: CommandModule<object, SubmitArgs> = {
   command: "submit",
   describe: "plan the study (as reproduce) and queue one job per (table, method, sequence); prints the run id",
   builder: (y) =>
-    studyOptions(withRedis(y))
+    withQuiet(withJson(studyOptions(withRedis(y))))
       .option("attempts", { type: "number", default: QUEUE_DEFAULTS.attempts, describe: "tries per job before it is marked failed" })
       .option("backoff-ms", { type: "number", default: QUEUE_DEFAULTS.backoffMs, describe: "first retry delay, doubled at each retry" })
       .example("$0 queue submit --redis redis://queue:6379 --davis /shared/DAVIS --stcn /shared/stcn.pt --table 2 --maskrcnn /shared/maskrcnn.pt --out /shared/study", "") as unknown as Argv<SubmitArgs>,
@@ -76,11 +82,13 @@ const submit: CommandModule<object, SubmitArgs> = {
       attempts: a.attempts,
       backoffMs: a.backoffMs,
       onEvent: (e) => {
+        // A skipped method is a warning: printed even with --quiet.
         if (e.type === "method-skipped") console.error(`table ${e.table} ${e.method}: skipped (${e.reason})`);
       },
     });
-    console.error(`queued ${result.jobs} job(s) on ${redactRedisUrl(url)} queue ${result.queue}${result.alreadyDone ? ` (${result.alreadyDone} unit(s) already done in ${a.out})` : ""}`);
-    console.log(result.run);
+    if (!a.quiet) console.error(`queued ${result.jobs} job(s) on ${redactRedisUrl(url)} queue ${result.queue}${result.alreadyDone ? ` (${result.alreadyDone} unit(s) already done in ${a.out})` : ""}`);
+    if (a.json) printJson("queue submit", { run: result.run, queue: result.queue, jobs: result.jobs, alreadyDone: result.alreadyDone });
+    else console.log(result.run);
   },
 };
 
@@ -164,12 +172,11 @@ const status: CommandModule<object, StatusArgs> = {
   command: "status <run>",
   describe: "jobs of a run per state, and failed jobs with their errors",
   builder: (y) =>
-    withRedis(y)
-      .positional("run", { type: "string", demandOption: true, describe: "run id (printed by submit)" })
-      .option("json", { type: "boolean", default: false, describe: "print the status as JSON" }) as unknown as Argv<StatusArgs>,
+    withJson(withRedis(y)).positional("run", { type: "string", demandOption: true, describe: "run id (printed by submit)" }) as unknown as Argv<StatusArgs>,
   handler: async (a) => {
     const s = await runStatus({ redis: redisUrl(a), run: a.run });
-    console.log(a.json ? JSON.stringify(s) : formatStatus(s));
+    if (a.json) printJson("queue status", s);
+    else console.log(formatStatus(s));
   },
 };
 
@@ -177,55 +184,47 @@ interface WaitArgs extends RedisArgs {
   run: string;
   pollMs: number;
   json: boolean;
+  quiet: boolean;
 }
 
 const wait: CommandModule<object, WaitArgs> = {
   command: "wait <run>",
   describe: "wait until every job of a run ended, then evaluate and write the tables and report (as reproduce); non-zero exit if a job failed",
   builder: (y) =>
-    withRedis(y)
+    withQuiet(withJson(withRedis(y)))
       .positional("run", { type: "string", demandOption: true, describe: "run id (printed by submit)" })
-      .option("poll-ms", { type: "number", default: 1000, describe: "how often to look at the jobs" })
-      .option("json", { type: "boolean", default: false, describe: "print a JSON summary (status, rows) on stdout" }) as unknown as Argv<WaitArgs>,
+      .option("poll-ms", { type: "number", default: 1000, describe: "how often to look at the jobs" }) as unknown as Argv<WaitArgs>,
   handler: async (a) => {
-    const controller = new AbortController();
-    const off = onSignals(controller, "stopping the wait (the run goes on)");
     let last = "";
-    try {
-      const result = await waitRun({
-        redis: redisUrl(a),
-        run: a.run,
-        pollMs: a.pollMs,
-        signal: controller.signal,
-        onEvent: (e) => {
-          if (e.type === "status") {
-            const c = e.status.counts;
-            const line = `${a.run}: ${c.completed}/${e.status.jobs.length} completed, ${c.active} active, ${c.failed} failed`;
-            if (line !== last) console.error(line);
-            last = line;
-          } else if (e.type === "connection-lost") console.error(`wait: lost Redis ${e.redis} (${e.message}); reconnecting with backoff`);
-          else if (e.type === "reconnected") console.error(`wait: reconnected to Redis ${e.redis}`);
-          else if (e.type === "evaluate") console.error(`evaluating table ${e.table} ${e.method} (${e.sequences} sequence(s))`);
-        },
-      });
-      if (a.json) {
-        console.log(JSON.stringify({ run: a.run, ok: result.ok, status: result.status, complete: result.report.complete, tables: result.report.tables.map((t) => ({ table: t.table, rows: t.rows })) }));
-      } else {
-        console.log(formatStudyTables(result.report));
-        console.log(`report: ${result.status.out}/report.md (and report.json, chart.svg, table-N.csv)`);
-      }
-      if (!result.ok) {
-        console.error(formatStatus(result.status));
-        throw new StcnError("ERR_STCN_QUEUE", `${result.status.failed.length} job(s) of ${a.run} failed for good; their rows are missing from the report`);
-      }
-    } catch (error) {
-      if ((error as { code?: string }).code === "ERR_STCN_INTERRUPTED") {
-        reportCliError(error);
-        process.exit(130);
-      }
-      throw error;
-    } finally {
-      off();
+    const result = await withInterrupts(
+      (signal) =>
+        waitRun({
+          redis: redisUrl(a),
+          run: a.run,
+          pollMs: a.pollMs,
+          signal,
+          onEvent: (e) => {
+            if (e.type === "status") {
+              const c = e.status.counts;
+              const line = `${a.run}: ${c.completed}/${e.status.jobs.length} completed, ${c.active} active, ${c.failed} failed`;
+              if (line !== last && !a.quiet) console.error(line);
+              last = line;
+            } else if (e.type === "connection-lost") console.error(`wait: lost Redis ${e.redis} (${e.message}); reconnecting with backoff`);
+            else if (e.type === "reconnected") console.error(`wait: reconnected to Redis ${e.redis}`);
+            else if (e.type === "evaluate" && !a.quiet) console.error(`evaluating table ${e.table} ${e.method} (${e.sequences} sequence(s))`);
+          },
+        }),
+      `stopped waiting for ${a.run}; the run goes on (stcn queue wait again to collect it)`,
+    );
+    if (a.json) {
+      printJson("queue wait", { run: a.run, ok: result.ok, status: result.status, complete: result.report.complete, tables: result.report.tables.map((t) => ({ table: t.table, rows: t.rows })) });
+    } else {
+      console.log(formatStudyTables(result.report));
+      console.log(`report: ${result.status.out}/report.md (and report.json, chart.svg, table-N.csv)`);
+    }
+    if (!result.ok) {
+      console.error(formatStatus(result.status));
+      throw new StcnError("ERR_STCN_QUEUE", `${result.status.failed.length} job(s) of ${a.run} failed for good; their rows are missing from the report`);
     }
   },
 };

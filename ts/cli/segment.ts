@@ -68,7 +68,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       .option("max-memory-frames", { type: "number", default: 0, describe: "cap on memory frames (0 = none; oldest non-first dropped)" })
       .option("memory-budget", {
         type: "string",
-        describe: "cap on the memory bank's bytes, e.g. 512MiB or 2GiB (oldest non-first memory frames dropped); 0 = none. Default: none for --frames (the official behaviour), 1GiB for --video",
+        describe: "cap on the memory bank's bytes, e.g. 512MiB or 2GiB (the oldest memory frames go first; frame 0, join frames and the newest are kept); 0 = none. Default: none for --frames (the official behaviour), 1GiB for --video",
       })
       .option("optimization", {
         choices: ["inference", "freeze", "none"] as const,

@@ -41,6 +41,13 @@ export interface MaskFirstFrameInput {
   frame: string | RgbImage;
   /** DAVIS first annotation (the GT mask). */
   gtMask: string;
+  /** Stops the annotation at its next stage boundary (AbortError). */
+  signal?: AbortSignal;
+}
+
+// `{ signal }` when there is one (exactOptionalPropertyTypes: no `signal: undefined`).
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
 }
 
 function needModel(method: StudyMethod, model: Module | undefined): Module {
@@ -55,12 +62,12 @@ export async function maskFirstFrame(input: MaskFirstFrameInput): Promise<FirstF
   const t0 = performance.now();
   const image = typeof input.frame === "string" ? await readRgb(input.frame) : input.frame;
   if (input.method === "lost-crf") {
-    const found = await lostCrf(model, image);
+    const found = await lostCrf(model, image, signalOption(input.signal));
     const ms = performance.now() - t0;
     return { png: encodeLabelPng(found.labels, found.width, found.height, davisPalette()), ms, warnings: [] };
   }
   const gt = await readLabelPng(input.gtMask);
-  const result = await detectorAnnotator(model, { method: input.method }).annotate(image, gt);
+  const result = await detectorAnnotator(model, { method: input.method }).annotate(image, gt, signalOption(input.signal));
   const ms = performance.now() - t0;
   return { png: encodeLabelPng(result.labels, result.width, result.height, gt.palette ?? davisPalette()), ms, warnings: result.warnings };
 }
@@ -75,6 +82,8 @@ export interface BoxFirstFrameInput {
   gtBoxes: readonly SomethingElseLabel[];
   /** The box mask boxes-to-davis wrote for frame 1 (Annotations/480p/<video>/00000.png). */
   gtMask: string;
+  /** Stops the annotation at its next stage boundary (AbortError). */
+  signal?: AbortSignal;
 }
 
 /** The boxes of the detections matched to each GT box (null: no candidate detection). */
@@ -105,10 +114,10 @@ export async function boxFirstFrame(input: BoxFirstFrameInput): Promise<FirstFra
   const warnings: string[] = [];
   let boxes: Array<PixelBox | null>;
   if (input.method === "lost") {
-    const found = await lost(model, image);
+    const found = await lost(model, image, signalOption(input.signal));
     boxes = [found.objects[0]?.box ?? null];
   } else {
-    const detections = await detectorAnnotator(model, { method: input.method }).detect(image);
+    const detections = await detectorAnnotator(model, { method: input.method }).detect(image, signalOption(input.signal));
     boxes = matchedDetectionBoxes(detections, input.gtBoxes, input.method);
     const empty = boxes.filter((b) => b === null).length;
     if (empty > 0) warnings.push(`${empty} GT box(es) without a candidate detection (${detections.count} detection(s)): left empty`);

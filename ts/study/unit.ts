@@ -92,7 +92,7 @@ async function firstFrameOf(unit: StudyUnit, ctx: StudyUnitContext): Promise<Fir
     const frames = await listFrames(sequenceFrames(source, unit.sequence));
     const annotations = await listFrames(join(source.root, "Annotations", "480p", unit.sequence));
     const frame0 = ctx.preloaded?.[0] ?? (frames[0] as { path: string }).path;
-    return maskFirstFrame({ method: unit.method, frame: frame0, gtMask: (annotations[0] as { path: string }).path, ...(ctx.annotator ? { model: ctx.annotator } : {}) });
+    return maskFirstFrame({ method: unit.method, frame: frame0, gtMask: (annotations[0] as { path: string }).path, ...(ctx.annotator ? { model: ctx.annotator } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
   }
   if (unit.method === "lost-crf") throw new StcnError("ERR_STCN_ARGUMENT", "method lost-crf (masks) belongs to Table 2; Table 3 uses lost (boxes)");
   const record = firstRecord(source.annotations, unit.sequence);
@@ -103,6 +103,7 @@ async function firstFrameOf(unit: StudyUnit, ctx: StudyUnitContext): Promise<Fir
     gtBoxes: record.labels,
     gtMask: join(source.root, "Annotations", "480p", unit.sequence, `${stem}.png`),
     ...(ctx.annotator ? { model: ctx.annotator } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
 }
 
@@ -145,7 +146,9 @@ export async function runStudyUnit(spec: StudyUnit, ctx: StudyUnitContext): Prom
     return { ...unit, status: "reused", marker };
   }
 
-  const first = await firstFrameOf(unit, ctx);
+  const first = await firstFrameOf(unit, ctx).catch((error: unknown) => {
+    throw ctx.signal?.aborted ? interrupted(ctx.signal) : error;
+  });
   await writeFileAtomic(firstPath, first.png);
   let result: SegmentFolderResult;
   try {

@@ -74,6 +74,12 @@ function videoStream(out: ProbeOutput): ProbeStream | undefined {
 }
 
 /**
+ * Codecs of ffmpeg's text-mode art demuxers (bin, tty, xbin, idf, adf). The "bin" and "tty" demuxers
+ * accept arbitrary bytes, so a garbage upload would otherwise "decode" as a 640x400 video.
+ */
+const TEXT_ART_CODECS = new Set(["bintext", "xbin", "idf", "ansi"]);
+
+/**
  * Reads the first video stream's size, rotation, frame rate and frame count. ERR_STCN_INPUT when the
  * file is missing; ERR_STCN_VIDEO (one line naming the file) when ffprobe cannot read it or it has no
  * video stream; ERR_STCN_DEPENDENCY when ffprobe is not installed.
@@ -87,6 +93,10 @@ export async function probeVideo(path: string, options: { signal?: AbortSignal }
   let out = await ffprobe(path, [], options.signal);
   let stream = videoStream(out);
   if (!stream) throw new StcnError("ERR_STCN_VIDEO", `${path} has no video stream`);
+  if (stream.codec_name !== undefined && TEXT_ART_CODECS.has(stream.codec_name)) {
+    // ffmpeg's "bin"/"tty" demuxers take any bytes as text-mode art (a 640x400 "video"): garbage.
+    throw new StcnError("ERR_STCN_VIDEO", `${path} is not a video: ffmpeg reads it only as text-mode art (${stream.codec_name} in ${out.format?.format_name ?? "?"}), which is what it does with arbitrary bytes`);
+  }
   const header = Number(stream.nb_frames);
   const fromHeader = Number.isInteger(header) && header > 0;
   let frameCount = fromHeader ? header : 0;

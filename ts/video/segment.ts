@@ -78,10 +78,11 @@ export interface SegmentVideoResult extends SegmentFolderResult {
 }
 
 /**
- * The default memory budget of {@link segmentVideo}: 1 GiB. At the default working size (480p) a
- * full STCN memory frame with one object costs about 4.4 MB in the bank (2.2 MB stored plus its share
- * of the read concatenation), so 1 GiB keeps about 230 memory frames: about 1150 frames of video at
- * `memEvery` 5 before the oldest memory goes.
+ * The default memory budget of {@link segmentVideo}: 1 GiB. At the default working size (480p, 854x480
+ * padded to 864x480) one memory frame with one object costs about 18 MB of bank bytes (its key and
+ * values, their share of the read concatenations and of the read's affinity; docs/service.md has the
+ * formula), so 1 GiB keeps about 59 memory frames: about 295 frames of video at `memEvery` 5 before
+ * the oldest memory goes.
  */
 export const DEFAULT_VIDEO_MEMORY_BUDGET = 2 ** 30;
 
