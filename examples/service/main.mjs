@@ -2,7 +2,7 @@
 // @ts-check
 /**
  * Starts the example service: `node examples/service/main.mjs [--port 8080] [--host 127.0.0.1]
- * [--model models/demo/stcn-demo.pt] [--size 480] [--max-jobs 2] [--max-queued 8] [--max-upload BYTES]
+ * [--model models/demo/stcn-demo.pt] [--device cpu|cuda|cuda:N] [--size 480] [--max-jobs 2] [--max-queued 8] [--max-upload BYTES]
  * [--max-pixels N] [--max-frames N] [--max-duration SECONDS] [--memory-budget 256MiB]`.
  * Prints `stcn service listening on http://HOST:PORT` (`--port 0`: a free port). Stops on
  * SIGINT/SIGTERM (open connections are closed, which aborts their jobs; the model is released).
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     port: { type: "string", default: "8080" },
     host: { type: "string", default: "127.0.0.1" },
     model: { type: "string", default: fileURLToPath(new URL("../../models/demo/stcn-demo.pt", import.meta.url)) },
+    device: { type: "string", default: "cpu" },
     size: { type: "string", default: "480" },
     "max-jobs": { type: "string", default: "2" },
     "max-queued": { type: "string", default: "8" },
@@ -48,7 +49,7 @@ try {
 // Every image header (mask PNG, frames, the video stream) is checked against the service's pixel
 // limit before anything is decoded.
 setMaxImagePixels(Math.max(1, int("max-pixels")));
-const model = await Stcn.load(values.model);
+const model = await Stcn.load(values.model, { device: values.device });
 const server = createSegmentService({
   model,
   size: int("size"),
