@@ -73,8 +73,15 @@ async function startService(extra: string[]): Promise<Service> {
     peakRssMb: () => rssOf(pid, "VmHWM"),
     rssMb: () => rssOf(pid, "VmRSS"),
     stop: async () => {
+      // SIGTERM is the graceful stop; a service that does not exit within 10 s (a hang) is killed,
+      // so that a failing run leaves no process behind.
       child.kill("SIGTERM");
-      return exited;
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
