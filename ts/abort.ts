@@ -24,6 +24,14 @@ export function abortError(signal: AbortSignal, what?: string): AbortError {
   return new AbortError(what ? `${what}: the operation was aborted` : "The operation was aborted", { cause: signal.reason });
 }
 
+/**
+ * `{ signal }` when there is one, `{}` otherwise: the form an options object takes under
+ * `exactOptionalPropertyTypes` (no `signal: undefined`).
+ */
+export function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
+}
+
 /** Throws {@link AbortError} when `signal` is aborted (the check at a frame boundary). */
 export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
   if (signal?.aborted) throw abortError(signal, what);

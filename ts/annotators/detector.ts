@@ -16,7 +16,7 @@
  * Without GT (`noGt`), every detection scoring at least `scoreThreshold` becomes its own object
  * (ids 1..N in score order). Zero detections give empty objects and a warning, never a crash.
  */
-import { throwIfAborted } from "../abort.js";
+import { signalOption, throwIfAborted } from "../abort.js";
 import { checkInterval, checkOneOf, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
 import { readRgb, type RgbImage } from "../io/image.js";
@@ -365,7 +365,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
     try {
       const start = performance.now();
       // Checks the signal before the run starts, and disposes the outputs if it was aborted meanwhile.
-      const result = await module.runWithOptions(entry, [x], signal ? { signal } : {});
+      const result = await module.runWithOptions(entry, [x], signalOption(signal));
       const ms = performance.now() - start;
       return await detectorOutput(result, image, module.path, ms);
     } finally {
@@ -386,7 +386,7 @@ export function detectorAnnotator(module: Module, options: DetectorAnnotatorOpti
       warnings.push(message);
       options.onWarning?.(message);
     };
-    const det = await detect(image, opts.signal ? { signal: opts.signal } : {});
+    const det = await detect(image, signalOption(opts.signal));
     // Post-processing (matching, masks, composition) runs on this thread: the last boundary.
     throwIfAborted(opts.signal, "detector");
     const { width, height } = det;
@@ -540,7 +540,7 @@ export async function detectorAnnotateFile(options: DetectorAnnotateFileOptions)
     const annotation = await annotator.annotate(image, gt, {
       boxRule: options.boxRule ?? "study",
       scoreThreshold: options.scoreThreshold,
-      ...(signal ? { signal } : {}),
+      ...signalOption(signal),
     });
     const labels =
       options.as === "box" ? boxLabelMap(annotation.objects.map((o) => ({ id: o.id, box: o.detectionBox })), annotation.width, annotation.height) : annotation.labels;

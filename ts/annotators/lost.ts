@@ -7,7 +7,7 @@
  * product (`lost_gram`: A = F Fᵀ on the module's device); TypeScript does the graph steps
  * (./lost-graph.ts) on the copied-out Gram matrix.
  */
-import { throwIfAborted } from "../abort.js";
+import { signalOption, throwIfAborted } from "../abort.js";
 import { denseCrf, STUDY_CRF, unaryFromLabels, type DenseCrfTiming } from "../crf.js";
 import { checkInteger, checkInterval, checkOneOf, checkPositive, checkRgbImage } from "../check.js";
 import { StcnError } from "../errors.js";
@@ -127,7 +127,7 @@ export async function lost(model: Module | string, image: RgbImage | string, opt
     let cols: number;
     try {
       // Checks the signal before the run starts, and disposes the outputs if it was aborted meanwhile.
-      const out = (await m.runWithOptions("lost_gram", [input, feature], signal ? { signal } : {})) as [Tensor, number, number];
+      const out = (await m.runWithOptions("lost_gram", [input, feature], signalOption(signal))) as [Tensor, number, number];
       const [a, r, c] = out;
       try {
         gram = a.toTypedArray() as Float32Array;

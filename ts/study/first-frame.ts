@@ -12,6 +12,7 @@
  *   nearest resize, so a method's box mask and the GT box mask are made the same way.
  */
 import { readFile } from "node:fs/promises";
+import { signalOption } from "../abort.js";
 import { type PixelBox } from "../annotators/box-label-map.js";
 import { candidateCount, detectorAnnotator, matchBoxes, STUDY_CANDIDATE_SCORE, type DetectorMethod } from "../annotators/detector.js";
 import { lost, lostCrf } from "../annotators/lost.js";
@@ -43,11 +44,6 @@ export interface MaskFirstFrameInput {
   gtMask: string;
   /** Stops the annotation at its next stage boundary (AbortError). */
   signal?: AbortSignal;
-}
-
-// `{ signal }` when there is one (exactOptionalPropertyTypes: no `signal: undefined`).
-function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
-  return signal ? { signal } : {};
 }
 
 function needModel(method: StudyMethod, model: Module | undefined): Module {

@@ -10,7 +10,7 @@ import { readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { boxesToDavis, readSomethingElseAnnotations, type SomethingElseAnnotations } from "../davis/boxes-to-davis.js";
 import { openDavis, type DavisDataset } from "../davis/reader.js";
-import { isAbortError } from "../abort.js";
+import { isAbortError, signalOption } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { readRgb, type RgbImage } from "../io/image.js";
@@ -359,7 +359,7 @@ export async function reproduceStudy(options: ReproduceStudyOptions): Promise<St
         memEvery,
         size,
         ...(options.force ? { force: true, runStartedAt: manifest.startedAt } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...signalOption(options.signal),
         ...(preloaded ? { preloaded } : {}),
         onFrame: (done, total) => onEvent?.({ type: "frame", unit, done, total }),
       });

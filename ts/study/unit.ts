@@ -6,7 +6,7 @@
  */
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { AbortError } from "../abort.js";
+import { AbortError, signalOption } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import type { RgbImage } from "../io/image.js";
@@ -92,7 +92,7 @@ async function firstFrameOf(unit: StudyUnit, ctx: StudyUnitContext): Promise<Fir
     const frames = await listFrames(sequenceFrames(source, unit.sequence));
     const annotations = await listFrames(join(source.root, "Annotations", "480p", unit.sequence));
     const frame0 = ctx.preloaded?.[0] ?? (frames[0] as { path: string }).path;
-    return maskFirstFrame({ method: unit.method, frame: frame0, gtMask: (annotations[0] as { path: string }).path, ...(ctx.annotator ? { model: ctx.annotator } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    return maskFirstFrame({ method: unit.method, frame: frame0, gtMask: (annotations[0] as { path: string }).path, ...(ctx.annotator ? { model: ctx.annotator } : {}), ...signalOption(ctx.signal) });
   }
   if (unit.method === "lost-crf") throw new StcnError("ERR_STCN_ARGUMENT", "method lost-crf (masks) belongs to Table 2; Table 3 uses lost (boxes)");
   const record = firstRecord(source.annotations, unit.sequence);
@@ -103,7 +103,7 @@ async function firstFrameOf(unit: StudyUnit, ctx: StudyUnitContext): Promise<Fir
     gtBoxes: record.labels,
     gtMask: join(source.root, "Annotations", "480p", unit.sequence, `${stem}.png`),
     ...(ctx.annotator ? { model: ctx.annotator } : {}),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...signalOption(ctx.signal),
   });
 }
 
@@ -192,7 +192,7 @@ async function segmentUnit(unit: StudyUnit, ctx: StudyUnitContext, firstPath: st
     memEvery: ctx.memEvery,
     size: ctx.size,
     ...(ctx.preloaded ? { preloaded: ctx.preloaded } : {}),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...signalOption(ctx.signal),
     onFrame: (frame, total) => ctx.onFrame?.(frame.index + 1, total),
   }).catch((error: unknown) => {
     throw ctx.signal?.aborted ? interrupted(ctx.signal) : error;

@@ -5,7 +5,7 @@
  * or two, plus the pipe buffer) whatever the video's length. Nothing is written to disk.
  */
 import { spawn } from "node:child_process";
-import { throwIfAborted } from "../abort.js";
+import { signalOption, throwIfAborted } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { ffmpegPath, missingTool, stderrSummary } from "./ffmpeg.js";
 import { probeVideo, type VideoInfo } from "./probe.js";
@@ -96,7 +96,7 @@ function decodeArgs(path: string, range: ResolvedRange, last: number, pixelForma
 export async function* decodeVideo(path: string, options: DecodeVideoOptions = {}): AsyncGenerator<DecodedFrame, void, undefined> {
   const { signal } = options;
   throwIfAborted(signal, "decodeVideo");
-  const info = options.info ?? (await probeVideo(path, signal ? { signal } : {}));
+  const info = options.info ?? (await probeVideo(path, signalOption(signal)));
   const range = resolveRange(options, info);
   const pixelFormat = options.pixelFormat ?? "rgb24";
   const channels = pixelFormat === "gray" ? 1 : 3;

@@ -1,5 +1,6 @@
 /** `probeVideo`: the facts of a video file's first video stream, read with ffprobe. */
 import { stat } from "node:fs/promises";
+import { signalOption } from "../abort.js";
 import { StcnError } from "../errors.js";
 import { checkImagePixels } from "../io/png.js";
 import { ffprobePath, runTool, stderrSummary } from "./ffmpeg.js";
@@ -58,7 +59,7 @@ function rational(text: string | undefined): number {
 
 async function ffprobe(path: string, extra: string[], signal?: AbortSignal): Promise<ProbeOutput> {
   const args = ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", ...extra, path];
-  const r = await runTool(ffprobePath(), args, signal ? { signal } : {});
+  const r = await runTool(ffprobePath(), args, signalOption(signal));
   if (r.code !== 0) {
     throw new StcnError("ERR_STCN_VIDEO", `${path} is not a readable video: ${stderrSummary(r.stderr) || `ffprobe exited with ${r.code}`}`);
   }

@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { asAbortError } from "../abort.js";
+import { asAbortError, signalOption } from "../abort.js";
 import { checkByteSize } from "../check.js";
 import { StcnError } from "../errors.js";
 import { checkOutputFolder } from "../io/fs-errors.js";
@@ -159,7 +159,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
   if (options.outVideo) checkVideoOutput(options.outVideo, "overlay", "--out-video");
   if (options.outMasksVideo) checkVideoOutput(options.outMasksVideo, "labels", "--out-masks-video");
   if (options.out) await checkOutputFolder(options.out, { overwrite: options.overwrite ?? false, name: "--out", keep: false });
-  const info = await probeVideo(options.video, signal ? { signal } : {});
+  const info = await probeVideo(options.video, signalOption(signal));
   const range = resolveRange(options, info);
   const later = options.masks ? await laterMasks(options.masks, range) : new Map<number, string>();
   const firstMask = options.mask ?? later.get(range.start);
@@ -192,7 +192,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
   let succeeded = false;
   try {
     if (staged) await mkdir(staged.temp, { recursive: true });
-    const common = { width: info.width, height: info.height, frameRate: outputRate, ...(signal ? { signal } : {}) };
+    const common = { width: info.width, height: info.height, frameRate: outputRate, ...signalOption(signal) };
     const overlayWriter = options.outVideo ? await VideoWriter.open(options.outVideo, { kind: "overlay", ...common }) : undefined;
     if (overlayWriter) writers.push(overlayWriter);
     const labelWriter = options.outMasksVideo ? await VideoWriter.open(options.outMasksVideo, { kind: "labels", ...common }) : undefined;
@@ -200,7 +200,7 @@ export async function segmentVideo(model: Stcn, options: SegmentVideoOptions): P
 
     // RGB frames handed to the tracker, by tracker index, until their result comes back (a few).
     const rgbOf = new Map<number, RgbImage>();
-    decoder = decodeVideo(options.video, { start: range.start, end: range.end, every: range.every, info, ...(signal ? { signal } : {}) });
+    decoder = decodeVideo(options.video, { start: range.start, end: range.end, every: range.every, info, ...signalOption(signal) });
     const emit = async (frame: TrackedFrame): Promise<void> => {
       const rgb = rgbOf.get(frame.index) as RgbImage;
       rgbOf.delete(frame.index);
