@@ -7,7 +7,7 @@ import { StcnError } from "../errors.js";
 import { QUEUE_DEFAULTS, runStatus, runWorker, submitRun, waitRun, type RunStatus, type WorkerEvent } from "../queue/queue.js";
 import { redactRedisUrl } from "../queue/redis.js";
 import { printJson, withJson, withQuiet } from "./common.js";
-import { withInterrupts } from "./signals.js";
+import { EXIT_CODES, withInterrupts } from "./signals.js";
 import { formatStudyTables } from "./report.js";
 import { studyInputs, studyOptions, type StudyArgs } from "./reproduce.js";
 
@@ -29,13 +29,14 @@ const unitName = (u: { table: number; method: string; sequence: string }) => `ta
 
 /**
  * The worker's SIGINT/SIGTERM: the first aborts `controller` (the worker finishes its running jobs and
- * returns), the second exits 130 at once. Commands that stop mid-work use withInterrupts instead.
+ * returns), the second exits at once with 130 / 143 as withInterrupts does. Commands that stop
+ * mid-work use withInterrupts instead.
  */
 function onSignals(controller: AbortController, what: string): () => void {
   let signals = 0;
-  const handler = (signal: NodeJS.Signals) => {
+  const handler = (signal: keyof typeof EXIT_CODES) => {
     signals++;
-    if (signals > 1) process.exit(130);
+    if (signals > 1) process.exit(EXIT_CODES[signal]);
     console.error(`stcn: ${signal}: ${what} (again to quit at once)`);
     controller.abort();
   };

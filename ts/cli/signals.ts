@@ -6,7 +6,8 @@
  */
 import { isAbortError } from "../abort.js";
 
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+/** Exit status after SIGINT / SIGTERM: 128 + the signal's number. */
+export const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 type HandledSignal = keyof typeof EXIT_CODES;
 
 /**
